@@ -42,7 +42,24 @@ def ntsd_cc_fuzz_test(name, srcs, deps = None, corpus = None, copts = None, **kw
     Under --config=fuzz (clang) it links libFuzzer and `bazel run` fuzzes.
     In every other build it links tests/fuzz/standalone_driver.cc and runs as a
     test: the corpus files plus a bounded number of random and mutated inputs.
+
+    corpus may be a file, a folder or a filegroup of files. libFuzzer writes new
+    inputs into a corpus folder it is given, and the runfiles are read-only in
+    the test sandbox, so under libFuzzer the corpus goes in as -seed_inputs
+    (a generated comma-separated list of its files) and nothing is written.
     """
+    seed_args = []
+    if corpus:
+        native.genrule(
+            name = name + "_seed_list",
+            srcs = [corpus],
+            outs = [name + "_seed_list.txt"],
+            cmd = "for f in $(rootpaths %s); do " % corpus +
+                  "if [ -d $$f ]; then find $$f -type f | sort; else echo $$f; fi; " +
+                  "done | paste -s -d, - | tr -d '\\n' > $@",
+            testonly = True,
+        )
+        seed_args = ["-seed_inputs=@$(rootpath :%s_seed_list)" % name]
     native.cc_test(
         name = name,
         srcs = srcs,
@@ -56,10 +73,10 @@ def ntsd_cc_fuzz_test(name, srcs, deps = None, corpus = None, copts = None, **kw
             "//conditions:default": [],
         }),
         # Under libFuzzer a test run is a bounded fuzzing session: 20 s per target.
-        args = (["$(location %s)" % corpus] if corpus else []) + select({
-            "//bazel:libfuzzer": ["-max_total_time=20"],
-            "//conditions:default": [],
+        args = select({
+            "//bazel:libfuzzer": seed_args + ["-max_total_time=20"],
+            "//conditions:default": ["$(locations %s)" % corpus] if corpus else [],
         }),
-        data = [corpus] if corpus else [],
+        data = ([corpus, ":%s_seed_list" % name] if corpus else []),
         **kwargs
     )

@@ -13,7 +13,7 @@ PACKAGES=(
   # build
   bazel-bootstrap g++ clang lld libclang-rt-14-dev
   # libraries (wrapped in third_party/BUILD.bazel)
-  liburing-dev libssl-dev libboost-dev libjemalloc-dev
+  liburing-dev libssl-dev libboost-dev libjemalloc-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # interop peers and test tools
   ntpsec ntpsec-ntpdig gnutls-bin openssl iproute2 procps ca-certificates

@@ -1,0 +1,153 @@
+// `nts` lines. NTPsec's grammar takes a list of subcommands on one line
+// (`nts enable mintls TLS1.3`), so this reads subcommands until the line ends.
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "config/address.h"
+#include "config/directives.h"
+#include "config/values.h"
+
+namespace ntsd::config {
+namespace {
+
+constexpr std::string_view kSubcommands =
+    "an nts subcommand: enable, disable, cert FILE, key FILE, ca FILE|DIR, cookie FILE, "
+    "aead NAME..., mintls V, maxtls V, tlsciphers LIST, tlsciphersuites LIST, port N, "
+    "keyseed FILE, rotate SECONDS, keepkeys DAYS, kethreads N, ntpserver HOST, require";
+
+constexpr std::string_view kAeadNames =
+    "an AEAD name: AES_SIV_CMAC_256, AES_SIV_CMAC_384, AES_SIV_CMAC_512 or AES_128_GCM_SIV";
+
+constexpr std::array<std::string_view, 19> kKeywords = {
+    "enable",          "disable",   "cert",    "key",    "ca",
+    "cookie",          "aead",      "mintls",  "maxtls", "tlsciphers",
+    "tlsciphersuites", "port",      "keyseed", "rotate", "keepkeys",
+    "kethreads",       "ntpserver", "require", "nts"};
+
+bool is_keyword(std::string_view t) {
+  return std::find(kKeywords.begin(), kKeywords.end(), t) != kKeywords.end();
+}
+
+// `nts SUB VALUE` for a single-valued string setting.
+void string_setting(Cursor& c, Context& ctx, std::string_view sub, std::string& out,
+                    std::string_view expected) {
+  const bool first = ctx.once("nts " + std::string(sub));
+  const auto v = ctx.value(c, expected);
+  if (v && first) out = std::string(*v);
+}
+
+void aead_list(Cursor& c, Context& ctx, size_t start) {
+  const bool first = ctx.once("nts aead");
+  std::vector<uint16_t> ids;
+  // Names run until the next subcommand keyword or the end of the line.
+  while (!c.done() && !is_keyword(c.peek())) {
+    const std::string_view name = c.next();
+    const auto id = aead_from_name(name);
+    if (!id) {
+      ctx.error("unknown AEAD " + quoted(name), kAeadNames);
+    } else if (std::find(ids.begin(), ids.end(), *id) != ids.end()) {
+      ctx.error(c.quote(start, c.pos()) + " lists " + quoted(name) + " twice", "each AEAD once");
+    } else {
+      ids.push_back(*id);
+    }
+  }
+  if (c.pos() == start + 1) {
+    ctx.error("'nts aead' without a value", kAeadNames);
+    return;
+  }
+  if (first) ctx.config.nts.aead_ids = std::move(ids);
+}
+
+void tls_setting(Cursor& c, Context& ctx, std::string_view sub, size_t start) {
+  const bool first = ctx.once("nts " + std::string(sub));
+  const auto v = ctx.value(c, "a TLS version: TLS1.2 or TLS1.3");
+  if (!v) return;
+  const auto version = tls_from_name(*v);
+  if (!version) {
+    ctx.error(c.quote(start, c.pos()), "a TLS version: TLS1.2 or TLS1.3");
+    return;
+  }
+  if (sub == "maxtls" && *version == TlsVersion::kTls12) {
+    ctx.error(c.quote(start, c.pos()), "TLS1.3 (RFC 8915 allows NTS-KE over TLS 1.3 only)");
+    return;
+  }
+  if (*version == TlsVersion::kTls12) {
+    ctx.warn(
+        "'nts mintls TLS1.2' is accepted for NTPsec compatibility; NTS-KE still requires "
+        "TLS 1.3 (RFC 8915)");
+  }
+  if (!first) return;
+  (sub == "mintls" ? ctx.config.nts.mintls : ctx.config.nts.maxtls) = *version;
+}
+
+}  // namespace
+
+void parse_nts(Cursor& c, Context& ctx) {
+  NtsSettings& nts = ctx.config.nts;
+  if (c.done()) {
+    ctx.error("'nts' without a subcommand", kSubcommands);
+    return;
+  }
+  while (!c.done()) {
+    const size_t start = c.pos();
+    const std::string_view sub = c.next();
+    if (sub == "enable") {
+      nts.enabled = true;
+    } else if (sub == "disable") {
+      nts.enabled = false;
+    } else if (sub == "require") {
+      nts.require_nts = true;
+    } else if (sub == "cert") {
+      string_setting(c, ctx, sub, nts.cert, "'nts cert FILE'");
+    } else if (sub == "key") {
+      string_setting(c, ctx, sub, nts.key, "'nts key FILE'");
+    } else if (sub == "ca") {
+      string_setting(c, ctx, sub, nts.ca, "'nts ca FILE|DIR'");
+    } else if (sub == "cookie") {
+      string_setting(c, ctx, sub, nts.cookie_file, "'nts cookie FILE'");
+    } else if (sub == "keyseed") {
+      string_setting(c, ctx, sub, nts.keyseed, "'nts keyseed FILE'");
+    } else if (sub == "tlsciphers") {
+      string_setting(c, ctx, sub, nts.tls_ciphers, "'nts tlsciphers LIST'");
+    } else if (sub == "tlsciphersuites") {
+      string_setting(c, ctx, sub, nts.tls_ciphersuites, "'nts tlsciphersuites LIST'");
+    } else if (sub == "aead") {
+      aead_list(c, ctx, start);
+    } else if (sub == "mintls" || sub == "maxtls") {
+      tls_setting(c, ctx, sub, start);
+    } else if (sub == "port") {
+      const bool first = ctx.once("nts port");
+      const auto v = ctx.int_value(c, 1, 65535, "an NTS-KE port 1..65535");
+      if (v && first) nts.ke_port = static_cast<uint16_t>(*v);
+    } else if (sub == "rotate") {
+      const bool first = ctx.once("nts rotate");
+      // Upper bound one year: a longer period is a typo, and keys must rotate.
+      const auto v = ctx.int_value(c, 60, 366 * 86400, "a key rotation period 60..31622400 s");
+      if (v && first) nts.rotate_seconds = *v;
+    } else if (sub == "keepkeys") {
+      const bool first = ctx.once("nts keepkeys");
+      const auto v = ctx.int_value(c, 1, 365, "a key retention 1..365 days");
+      if (v && first) nts.keep_days = static_cast<int>(*v);
+    } else if (sub == "kethreads") {
+      const bool first = ctx.once("nts kethreads");
+      const auto v = ctx.int_value(c, 1, 1024, "an NTS-KE thread count 1..1024");
+      if (v && first) nts.ke_threads = static_cast<int>(*v);
+    } else if (sub == "ntpserver") {
+      const auto v = ctx.value(c, "'nts ntpserver HOST[:PORT]'");
+      if (!v) continue;
+      if (!split_host_port(*v)) {
+        ctx.error(c.quote(start, c.pos()),
+                  "a host name, IPv4 address or IPv6 address, optionally [bracketed] with :PORT "
+                  "1..65535");
+        continue;
+      }
+      nts.ntp_servers.emplace_back(*v);
+    } else {
+      ctx.error("unknown nts subcommand " + quoted(sub), kSubcommands);
+      return;  // its arguments are unknown; the rest of the line would only add noise
+    }
+  }
+}
+
+}  // namespace ntsd::config

@@ -1,0 +1,279 @@
+#include "config/parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "config/address.h"
+
+namespace ntsd::config {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+Config parse_ok(std::string_view text) {
+  const ParseResult r = parse_config_text(text, "ntp.conf");
+  EXPECT_TRUE(r.errors.empty()) << ::testing::PrintToString(r.errors);
+  EXPECT_TRUE(r.config.has_value());
+  return r.config.value_or(Config{});
+}
+
+Strings errors_of(std::string_view text) {
+  const ParseResult r = parse_config_text(text, "ntp.conf");
+  EXPECT_FALSE(r.config.has_value());
+  return r.errors;
+}
+
+TEST(Parser, EmptyFileIsAllDefaults) {
+  const Config c = parse_ok("");
+  EXPECT_EQ(c, Config{});
+  EXPECT_EQ(parse_ok("# only a comment\n\n   \n"), Config{});
+  EXPECT_FALSE(c.ntp_port);
+  EXPECT_EQ(c.nts.ke_port, 4460);
+  EXPECT_EQ(c.nts.rotate_seconds, 86400);
+  EXPECT_EQ(c.nts.keep_days, 14);
+  EXPECT_EQ(c.discard_average, 3);
+  EXPECT_EQ(c.discard_minimum, 2);
+  EXPECT_EQ(c.nts.mintls, TlsVersion::kTls13);
+}
+
+TEST(Parser, ServerOptions) {
+  const Config c = parse_ok(
+      "server time.cloudflare.com nts iburst minpoll 4 maxpoll 9 noval prefer port 4461\n"
+      "pool -6 pool.example.net burst noselect version 3\n"
+      "server [2001:db8::1]:4443 nts ca /etc/ca aead aes_siv_cmac_512\n"
+      "server nts.ntp.se:4443 nts\n");
+  ASSERT_EQ(c.servers.size(), 4u);
+  const UpstreamServer& a = c.servers[0];
+  EXPECT_EQ(a.host, "time.cloudflare.com");
+  EXPECT_FALSE(a.is_pool);
+  EXPECT_TRUE(a.nts && a.iburst && a.noval && a.prefer);
+  EXPECT_FALSE(a.burst || a.noselect);
+  EXPECT_EQ(a.minpoll, 4);
+  EXPECT_EQ(a.maxpoll, 9);
+  EXPECT_EQ(a.port, 4461);
+  const UpstreamServer& b = c.servers[1];
+  EXPECT_TRUE(b.is_pool && b.burst && b.noselect);
+  EXPECT_EQ(b.family, IpFamily::kIPv6);
+  EXPECT_EQ(b.version, 3);
+  EXPECT_EQ(b.minpoll, 6);
+  EXPECT_EQ(b.maxpoll, 10);
+  EXPECT_FALSE(b.port);
+  EXPECT_EQ(c.servers[2].host, "2001:db8::1");
+  EXPECT_EQ(c.servers[2].port, 4443);
+  EXPECT_EQ(c.servers[2].ca, "/etc/ca");
+  EXPECT_EQ(c.servers[2].aead, kAeadAesSivCmac512);
+  EXPECT_EQ(c.servers[3].host, "nts.ntp.se");
+  EXPECT_EQ(c.servers[3].port, 4443);
+}
+
+TEST(Parser, PollDefaultsFollowTheOtherBound) {
+  const Config c = parse_ok("server a maxpoll 4\nserver b minpoll 12\n");
+  EXPECT_EQ(c.servers[0].minpoll, 4);
+  EXPECT_EQ(c.servers[0].maxpoll, 4);
+  EXPECT_EQ(c.servers[1].minpoll, 12);
+  EXPECT_EQ(c.servers[1].maxpoll, 12);
+}
+
+TEST(Parser, ServerErrors) {
+  EXPECT_EQ(errors_of("server a minpoll 99\n"),
+            Strings{"ntp.conf:1: 'minpoll 99', expected a poll exponent 0..17"});
+  EXPECT_EQ(errors_of("server a:1 port 2\n"),
+            Strings{"ntp.conf:1: 'port 2' after a port was already given, expected the port "
+                    "once, either as HOST:PORT or as 'port N'"});
+  EXPECT_EQ(errors_of("server -4 ::1\n"),
+            Strings{"ntp.conf:1: 'server -4 ::1', expected an IPv4 address after -4"});
+  EXPECT_EQ(errors_of("\n\nserver a ibrust\n"),
+            Strings{"ntp.conf:3: unknown server option 'ibrust', expected a server option: nts, "
+                    "iburst, burst, minpoll N, maxpoll N, noval, prefer, noselect, port N, "
+                    "version N, ca FILE, aead NAME"});
+  EXPECT_EQ(errors_of("pool a version 5\n"),
+            Strings{"ntp.conf:1: 'version 5', expected an NTP version 1..4"});
+}
+
+TEST(Parser, NtsSubcommands) {
+  const Config c = parse_ok(
+      "nts enable\n"
+      "nts cert /c.pem key /k.pem\n"
+      "nts ca /etc/ssl/certs\n"
+      "nts cookie /var/lib/ntp/nts-keys\n"
+      "nts aead AES_128_GCM_SIV AES_SIV_CMAC_384 mintls TLS1.3 maxtls tlsv1.3\n"
+      "nts tlsciphers HIGH tlsciphersuites TLS_AES_256_GCM_SHA384\n"
+      "nts port 4461 keyseed /seed rotate 60 keepkeys 365 kethreads 2\n"
+      "nts ntpserver a.example ntpserver [::1]:123 require\n");
+  const NtsSettings& n = c.nts;
+  EXPECT_TRUE(n.enabled);
+  EXPECT_EQ(n.cert, "/c.pem");
+  EXPECT_EQ(n.key, "/k.pem");
+  EXPECT_EQ(n.ca, "/etc/ssl/certs");
+  EXPECT_EQ(n.cookie_file, "/var/lib/ntp/nts-keys");
+  EXPECT_EQ(n.aead_ids, (std::vector<uint16_t>{30, 16}));
+  EXPECT_EQ(n.maxtls, TlsVersion::kTls13);
+  EXPECT_EQ(n.tls_ciphers, "HIGH");
+  EXPECT_EQ(n.tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(n.ke_port, 4461);
+  EXPECT_EQ(n.keyseed, "/seed");
+  EXPECT_EQ(n.rotate_seconds, 60);
+  EXPECT_EQ(n.keep_days, 365);
+  EXPECT_EQ(n.ke_threads, 2);
+  EXPECT_EQ(n.ntp_servers, (Strings{"a.example", "[::1]:123"}));
+  EXPECT_TRUE(n.require_nts);
+}
+
+TEST(Parser, NtsDisableAfterEnableWins) {
+  EXPECT_FALSE(parse_ok("nts enable\nnts disable\n").nts.enabled);
+}
+
+TEST(Parser, AeadNamesMapToIds) {
+  const Config c = parse_ok(
+      "nts aead AES_SIV_CMAC_256 aes_siv_cmac_384 AEAD_AES_SIV_CMAC_512 AES-128-GCM-SIV\n");
+  EXPECT_EQ(c.nts.aead_ids, (std::vector<uint16_t>{15, 16, 17, 30}));
+}
+
+TEST(Parser, MinTls12IsAcceptedWithAWarning) {
+  const ParseResult r = parse_config_text("nts mintls TLS1.2\n", "f");
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->nts.mintls, TlsVersion::kTls12);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].rfind("f:1: 'nts mintls TLS1.2'", 0), 0u) << r.warnings[0];
+}
+
+TEST(Parser, RestrictForms) {
+  const Config c = parse_ok(
+      "restrict default kod limited nomodify nopeer noquery\n"
+      "restrict -6 default ignore\n"
+      "restrict 192.168.1.77 mask 255.255.255.0 noserve notrap\n"
+      "restrict 2001:db8:: mask ffff:ffff:: nomodify\n"
+      "restrict 10.0.0.0/8\n"
+      "restrict ::1\n"
+      "restrict source nopeer\n");
+  ASSERT_EQ(c.restricts.size(), 7u);
+  const RestrictEntry& d = c.restricts[0];
+  EXPECT_TRUE(d.is_default);
+  EXPECT_EQ(d.family, IpFamily::kAny);
+  EXPECT_EQ(d.flags, bit(RestrictFlag::kKod) | bit(RestrictFlag::kLimited) |
+                         bit(RestrictFlag::kNomodify) | bit(RestrictFlag::kNopeer) |
+                         bit(RestrictFlag::kNoquery));
+  EXPECT_TRUE(c.restricts[1].is_default);
+  EXPECT_EQ(c.restricts[1].family, IpFamily::kIPv6);
+  EXPECT_TRUE(c.restricts[1].has(RestrictFlag::kIgnore));
+  const RestrictEntry& m = c.restricts[2];
+  EXPECT_FALSE(m.is_default);
+  EXPECT_EQ(m.family, IpFamily::kIPv4);
+  EXPECT_EQ(m.prefix_len, 24);
+  EXPECT_EQ(address_text(m.family, m.address), "192.168.1.0");  // host bits cleared
+  EXPECT_TRUE(m.has(RestrictFlag::kNoserve) && m.has(RestrictFlag::kNotrap));
+  EXPECT_EQ(c.restricts[3].prefix_len, 32);
+  EXPECT_EQ(c.restricts[3].family, IpFamily::kIPv6);
+  EXPECT_EQ(c.restricts[4].prefix_len, 8);
+  EXPECT_EQ(c.restricts[4].flags, 0u);
+  EXPECT_EQ(c.restricts[5].prefix_len, 128);
+  EXPECT_TRUE(c.restricts[6].is_source);
+}
+
+TEST(Parser, RestrictMaskErrors) {
+  EXPECT_EQ(errors_of("restrict 10.0.0.0 mask 255.0.255.0\n"),
+            Strings{"ntp.conf:1: 'mask 255.0.255.0' has non-contiguous bits, expected a netmask "
+                    "whose one-bits are contiguous from the left, such as 255.255.0.0"});
+  EXPECT_EQ(errors_of("restrict default mask 0.0.0.0\n"),
+            Strings{"ntp.conf:1: 'restrict default mask 0.0.0.0', expected no mask after "
+                    "'default' (it needs none; give an address to mask)"});
+  EXPECT_EQ(errors_of("restrict default kod mask 0.0.0.0\n"),
+            Strings{"ntp.conf:1: 'mask' after the flags, expected 'mask M' right after the "
+                    "address"});
+}
+
+TEST(Parser, InterfaceListen) {
+  const Config c = parse_ok(
+      "interface listen 192.0.2.1\nnic listen ::1\ninterface listen all\ninterface listen ipv6\n");
+  ASSERT_EQ(c.listen.size(), 4u);
+  EXPECT_FALSE(c.listen[0].all);
+  EXPECT_EQ(address_text(c.listen[0].family, c.listen[0].address), "192.0.2.1");
+  EXPECT_EQ(c.listen[1].family, IpFamily::kIPv6);
+  EXPECT_TRUE(c.listen[2].all);
+  EXPECT_EQ(c.listen[2].family, IpFamily::kAny);
+  EXPECT_TRUE(c.listen[3].all);
+  EXPECT_EQ(c.listen[3].family, IpFamily::kIPv6);
+  EXPECT_EQ(errors_of("interface ignore wildcard\n").size(), 1u);
+}
+
+TEST(Parser, FilesStatisticsAndMisc) {
+  const Config c = parse_ok(
+      "driftfile /var/lib/ntp/ntp.drift\nlogfile /var/log/ntpd.log\n"
+      "statsdir /var/log/ntpstats/\nleapfile /usr/share/zoneinfo/leap-seconds.list\n"
+      "statistics loopstats peerstats\nstatistics rawstats\n"
+      "filegen peerstats file peers type week disable nolink\n"
+      "tos minclock 4 minsane 3\ntos maxclock 11\n"
+      "logconfig =syncall +clockall\n"
+      "discard average 4 minimum 1 monitor 3000\n"
+      "ntpport 1123\nworkers 8\n");
+  EXPECT_EQ(c.driftfile, "/var/lib/ntp/ntp.drift");
+  EXPECT_EQ(c.logfile, "/var/log/ntpd.log");
+  EXPECT_EQ(c.statsdir, "/var/log/ntpstats/");
+  EXPECT_EQ(c.leapfile, "/usr/share/zoneinfo/leap-seconds.list");
+  EXPECT_EQ(c.statistics,
+            bit(StatsFile::kLoopstats) | bit(StatsFile::kPeerstats) | bit(StatsFile::kRawstats));
+  ASSERT_EQ(c.filegens.size(), 1u);
+  EXPECT_EQ(c.filegens[0].stats, StatsFile::kPeerstats);
+  EXPECT_EQ(c.filegens[0].file, "peers");
+  EXPECT_EQ(c.filegens[0].type, FileGenType::kWeek);
+  EXPECT_EQ(c.filegens[0].enable, false);
+  EXPECT_EQ(c.filegens[0].link, false);
+  EXPECT_EQ(c.tos, (std::vector<TosOption>{{"minclock", 4}, {"minsane", 3}, {"maxclock", 11}}));
+  EXPECT_EQ(c.logconfig, (Strings{"=syncall", "+clockall"}));
+  EXPECT_EQ(c.discard_average, 4);
+  EXPECT_EQ(c.discard_minimum, 1);
+  EXPECT_EQ(c.discard_monitor, 3000);
+  EXPECT_EQ(c.ntp_port, 1123);
+  EXPECT_EQ(c.workers, 8);
+}
+
+TEST(Parser, ExtraArgumentsAreErrors) {
+  EXPECT_EQ(errors_of("driftfile /a /b\n"),
+            Strings{"ntp.conf:1: extra '/b' after 'driftfile /a', expected 'driftfile FILE'"});
+  EXPECT_EQ(errors_of("workers 4 5\n"),
+            Strings{"ntp.conf:1: extra '5' after 'workers 4', expected 'workers N'"});
+}
+
+TEST(Parser, UnknownDirectiveMessage) {
+  EXPECT_EQ(errors_of("server a\n\n\n\n\n\nnts_cert /x\n"),
+            Strings{"ntp.conf:7: unknown directive 'nts_cert', expected a directive such as "
+                    "server, pool, restrict, nts, driftfile\u2026"});
+}
+
+TEST(Parser, AllOrNothingAndEveryErrorReported) {
+  const ParseResult r = parse_config_text(
+      "server good.example nts\nbogus\nserver a minpoll 99\nworkers 2\nrestrict 1.2.3.4 mask "
+      "1.1.1.1\n",
+      "/etc/ntpsec/ntp.conf");
+  EXPECT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 3u);
+  EXPECT_EQ(r.errors[0].rfind("/etc/ntpsec/ntp.conf:2: ", 0), 0u);
+  EXPECT_EQ(r.errors[1].rfind("/etc/ntpsec/ntp.conf:3: ", 0), 0u);
+  EXPECT_EQ(r.errors[2].rfind("/etc/ntpsec/ntp.conf:5: ", 0), 0u);
+}
+
+TEST(Parser, LongTokensAreCutInMessages) {
+  const std::string longname(500, 'x');
+  const Strings errs = errors_of(longname + "\n");
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_LT(errs[0].size(), 250u);
+  EXPECT_NE(errs[0].find("...'"), std::string::npos);
+}
+
+TEST(Parser, FileThatDoesNotExist) {
+  const ParseResult r = parse_config_file("/nonexistent/ntsd/ntp.conf");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors,
+            Strings{"/nonexistent/ntsd/ntp.conf: cannot read: No such file or directory"});
+}
+
+TEST(Parser, DirectoryIsNotAFile) {
+  const ParseResult r = parse_config_file("/");
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.errors, Strings{"/: cannot read: Is a directory"});
+}
+
+}  // namespace
+}  // namespace ntsd::config

@@ -1,0 +1,40 @@
+#include "daemon/options.h"
+
+#include <CLI/CLI.hpp>
+
+namespace ntsd::daemon {
+
+std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit_code) {
+  DaemonOptions options;
+  CLI::App app{
+      "ntsd: a multi-core NTP/NTS (RFC 8915) time server.\n"
+      "Without --config it serves its embedded default: NTP on 127.0.0.1 and ::1, port 11123,\n"
+      "as a local stratum-10 reference."};
+  app.set_version_flag("--version", "ntsd 0.1.0");
+  app.add_option("-c,--config", options.config_path, "ntp.conf to read (NTPsec syntax)");
+  app.add_flag("--check", options.check_only, "validate the configuration and exit");
+  app.add_option("--workers", options.workers, "NTP worker threads (default: one per CPU)")
+      ->check(CLI::Range(1, 1024));
+  std::string backend = "auto";
+  app.add_option("--io-backend", backend, "datagram I/O: uring, mmsg or auto (uring, else mmsg)")
+      ->check(CLI::IsMember({"auto", "uring", "mmsg"}));
+  app.add_option("--port", options.ntp_port, "UDP port for NTP (overrides ntpport; 0: any free)")
+      ->check(CLI::Range(0, 65535));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  if (options.check_only && options.config_path.empty()) {
+    std::fprintf(stderr, "ntsd: --check needs --config FILE\n");
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  options.io_backend = backend == "uring"  ? server::IoBackend::kUring
+                       : backend == "mmsg" ? server::IoBackend::kMmsg
+                                           : server::IoBackend::kAuto;
+  return options;
+}
+
+}  // namespace ntsd::daemon

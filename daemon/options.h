@@ -1,0 +1,22 @@
+#pragma once
+// ntsd's command line.
+#include <optional>
+#include <string>
+
+#include "server/packet_io.h"
+
+namespace ntsd::daemon {
+
+struct DaemonOptions {
+  std::string config_path;           // --config/-c; empty: the embedded default
+  bool check_only = false;           // --check: validate the config and exit
+  std::optional<int> workers;        // --workers N (overrides `workers`)
+  server::IoBackend io_backend = server::IoBackend::kAuto;  // --io-backend
+  std::optional<int> ntp_port;       // --port N (overrides `ntpport`; 0 = any free port)
+};
+
+// Parses argv. Returns nullopt when the program should exit with *exit_code
+// (after --help, --version, or a usage error, which has been printed).
+std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit_code);
+
+}  // namespace ntsd::daemon

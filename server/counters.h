@@ -1,0 +1,49 @@
+#pragma once
+// Per-worker counters. Each worker is the only writer of its own block (a
+// relaxed load + store, no locked instruction); any thread may read a block at
+// any time and sum them. Cache-line aligned so workers never share a line.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "server/verdict.h"
+
+namespace ntsd::server {
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+struct alignas(64) WorkerCounters {
+  Counter received;  // datagrams handed to respond()
+  Counter replied;
+  Counter send_errors;
+  Counter bytes_in;
+  Counter bytes_out;
+  Counter batches;
+  std::array<Counter, static_cast<size_t>(DropReason::kCount)> dropped;
+
+  void count_drop(DropReason why) { dropped[static_cast<size_t>(why)].add(); }
+};
+
+// A plain copy of counter values, summed over workers.
+struct CounterTotals {
+  uint64_t received = 0, replied = 0, send_errors = 0, bytes_in = 0, bytes_out = 0, batches = 0;
+  std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
+
+  uint64_t dropped_total() const;
+  void add(const WorkerCounters& counters);
+  // One line, "key=value" pairs, for logs and the SIGUSR1 dump.
+  std::string to_line() const;
+};
+
+CounterTotals sum_counters(std::span<const WorkerCounters* const> workers);
+
+}  // namespace ntsd::server

@@ -1,0 +1,57 @@
+#pragma once
+// The NTP data plane: N workers, each pinned to a CPU with its own sockets
+// (one per listen address, in SO_REUSEPORT groups steered by source address)
+// and its own I/O ring.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clock/clock.h"
+#include "server/counters.h"
+#include "server/packet_io.h"
+#include "server/server_state.h"
+#include "server/udp_socket.h"
+
+namespace ntsd::server {
+
+struct ServerOptions {
+  std::vector<Endpoint> listen;  // ports ignored; `port` applies to all
+  uint16_t port = 123;           // 0: the kernel picks one port, shared by all addresses
+  int workers = 0;               // 0: one per online CPU
+  IoBackend backend = IoBackend::kAuto;
+  bool pin_workers = true;
+};
+
+class Server {
+ public:
+  // Opens every socket and starts the workers; nullptr and `error` on failure.
+  static std::unique_ptr<Server> start(const ServerOptions& options, const ServerStateCell& state,
+                                       const clock::Clock& clock, std::string* error);
+  ~Server();
+
+  void stop();  // joins the workers; idempotent
+  uint16_t port() const { return port_; }
+  const std::vector<Endpoint>& endpoints() const { return endpoints_; }
+  int worker_count() const { return static_cast<int>(counters_.size()); }
+  const char* backend_name() const { return backend_name_; }
+  // Why io_uring was not used when the backend was chosen automatically.
+  const std::string& fallback_reason() const { return fallback_reason_; }
+  CounterTotals totals() const;
+  const WorkerCounters& worker_counters(int worker) const { return *counters_[worker]; }
+
+ private:
+  Server() = default;
+
+  uint16_t port_ = 0;
+  std::vector<Endpoint> endpoints_;
+  const char* backend_name_ = "";
+  std::string fallback_reason_;
+  std::vector<std::unique_ptr<WorkerCounters>> counters_;
+  std::vector<std::vector<int>> worker_sockets_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace ntsd::server

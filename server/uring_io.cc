@@ -1,0 +1,272 @@
+#include "server/uring_io.h"
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+#include "server/rx_timestamp.h"
+
+namespace ntsd::server {
+namespace {
+
+constexpr unsigned kQueueDepth = 256;
+constexpr unsigned kBufferCount = 512;  // power of two (buffer ring requirement)
+constexpr size_t kBufferSize = 2048;    // recvmsg_out + name + control + payload
+constexpr unsigned kSendSlots = 128;
+constexpr uint16_t kBufferGroup = 7;
+constexpr size_t kCompletionQueueCapacity = 4096;
+
+constexpr uint64_t kKindRecv = 1;
+constexpr uint64_t kKindSend = 2;
+uint64_t tag(uint64_t kind, uint64_t index) { return (kind << 32) | index; }
+uint64_t tag_kind(uint64_t user_data) { return user_data >> 32; }
+uint32_t tag_index(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
+
+struct SendSlot {
+  std::array<uint8_t, kMaxDatagram> payload;
+  sockaddr_storage peer;
+  iovec iov;
+  msghdr msg;
+};
+
+// A receive completion waiting to be handed out by receive_batch().
+struct RecvCompletion {
+  uint64_t user_data;
+  int32_t res;
+  uint32_t flags;
+};
+
+class UringIo final : public PacketIo {
+ public:
+  explicit UringIo(std::span<const int> sockets)
+      : sockets_(sockets.begin(), sockets.end()), rearm_(sockets.size(), false) {}
+
+  ~UringIo() override {
+    if (ring_ready_) io_uring_queue_exit(&ring_);
+    if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
+  }
+
+  bool init(std::string* error) {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_COOP_TASKRUN;
+    params.cq_entries = kCompletionQueueCapacity / 2;
+    params.flags |= IORING_SETUP_CQSIZE;
+    int ret = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+    if (ret == -EINVAL) {  // older kernel: plain flags
+      params = {};
+      ret = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+    }
+    if (ret < 0) {
+      *error = std::string("io_uring_queue_init: ") + std::strerror(-ret);
+      return false;
+    }
+    ring_ready_ = true;
+
+    buf_ring_bytes_ = kBufferCount * sizeof(io_uring_buf);
+    void* mapped = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mapped == MAP_FAILED) {
+      *error = std::string("mmap buffer ring: ") + std::strerror(errno);
+      return false;
+    }
+    buf_ring_ = static_cast<io_uring_buf_ring*>(mapped);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(buf_ring_);
+    reg.ring_entries = kBufferCount;
+    reg.bgid = kBufferGroup;
+    ret = io_uring_register_buf_ring(&ring_, &reg, 0);
+    if (ret < 0) {
+      *error = std::string("io_uring_register_buf_ring (kernel >= 5.19 needed): ") +
+               std::strerror(-ret);
+      return false;
+    }
+    buffers_.resize(size_t{kBufferCount} * kBufferSize);
+    io_uring_buf_ring_init(buf_ring_);
+    for (unsigned bid = 0; bid < kBufferCount; ++bid) {
+      io_uring_buf_ring_add(buf_ring_, buffer(bid), kBufferSize, static_cast<uint16_t>(bid),
+                            io_uring_buf_ring_mask(kBufferCount), static_cast<int>(bid));
+    }
+    io_uring_buf_ring_advance(buf_ring_, kBufferCount);
+
+    recv_template_.msg_namelen = sizeof(sockaddr_in6);
+    recv_template_.msg_controllen = CMSG_SPACE(sizeof(timespec));
+    for (size_t i = 0; i < sockets_.size(); ++i) arm(i);
+    for (unsigned i = 0; i < kSendSlots; ++i) free_slots_.push_back(i);
+    slots_.resize(kSendSlots);
+    completions_.resize(kCompletionQueueCapacity);
+    ret = io_uring_submit(&ring_);
+    if (ret < 0) {
+      *error = std::string("io_uring_submit: ") + std::strerror(-ret);
+      return false;
+    }
+    return true;
+  }
+
+  const char* name() const override { return "io_uring"; }
+
+  size_t receive_batch(std::span<RxPacket> out, int timeout_ms) override {
+    drain_completions();
+    if (completion_count_ == 0) {
+      __kernel_timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
+      io_uring_cqe* cqe = nullptr;
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr);
+      drain_completions();
+    }
+    size_t count = 0;
+    while (count < out.size() && completion_count_ > 0) {
+      const RecvCompletion c = completions_[completion_head_];
+      completion_head_ = (completion_head_ + 1) % completions_.size();
+      --completion_count_;
+      if (take_packet(c, &out[count])) ++count;
+    }
+    return count;
+  }
+
+  void send_batch(std::span<const TxPacket> replies) override {
+    for (const TxPacket& reply : replies) {
+      while (free_slots_.empty()) {
+        io_uring_submit_and_wait(&ring_, 1);
+        drain_completions();
+      }
+      const unsigned index = free_slots_.back();
+      free_slots_.pop_back();
+      SendSlot& slot = slots_[index];
+      std::memcpy(slot.payload.data(), reply.payload.data(), reply.payload.size());
+      std::memcpy(&slot.peer, reply.peer, reply.peer_len);
+      slot.iov = {slot.payload.data(), reply.payload.size()};
+      slot.msg = {};
+      slot.msg.msg_name = &slot.peer;
+      slot.msg.msg_namelen = reply.peer_len;
+      slot.msg.msg_iov = &slot.iov;
+      slot.msg.msg_iovlen = 1;
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_sendmsg(sqe, sockets_[reply.socket_index], &slot.msg, 0);
+      io_uring_sqe_set_data64(sqe, tag(kKindSend, index));
+    }
+    io_uring_submit(&ring_);
+  }
+
+  void release_batch() override {
+    const int mask = io_uring_buf_ring_mask(kBufferCount);
+    for (size_t i = 0; i < released_count_; ++i) {
+      io_uring_buf_ring_add(buf_ring_, buffer(released_[i]), kBufferSize, released_[i], mask,
+                            static_cast<int>(i));
+    }
+    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(released_count_));
+    released_count_ = 0;
+    // A multishot receive stops when the buffer ring ran dry (ENOBUFS) or on
+    // error; re-arm it now that buffers are back. Submitted with the next wait.
+    for (size_t i = 0; i < sockets_.size(); ++i) {
+      if (rearm_[i]) {
+        rearm_[i] = false;
+        arm(i);
+      }
+    }
+  }
+
+  uint64_t take_send_errors() override {
+    const uint64_t errors = send_errors_;
+    send_errors_ = 0;
+    return errors;
+  }
+
+ private:
+  uint8_t* buffer(unsigned bid) { return buffers_.data() + size_t{bid} * kBufferSize; }
+
+  io_uring_sqe* get_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (sqe == nullptr) {  // submission queue full: push it to the kernel
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  void arm(size_t socket_index) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_recvmsg_multishot(sqe, sockets_[socket_index], &recv_template_, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(sqe, tag(kKindRecv, socket_index));
+  }
+
+  // Moves completions out of the kernel's queue: sends free their slot at
+  // once; receives wait in completions_ for receive_batch().
+  void drain_completions() {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (tag_kind(cqe->user_data) == kKindSend) {
+        if (cqe->res < 0) ++send_errors_;
+        free_slots_.push_back(tag_index(cqe->user_data));
+      } else {
+        if (completion_count_ == completions_.size()) break;
+        completions_[(completion_head_ + completion_count_) % completions_.size()] = {
+            cqe->user_data, cqe->res, cqe->flags};
+        ++completion_count_;
+      }
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+
+  bool take_packet(const RecvCompletion& c, RxPacket* packet) {
+    const uint32_t socket_index = tag_index(c.user_data);
+    if (!(c.flags & IORING_CQE_F_MORE)) rearm_[socket_index] = true;
+    if (c.res < 0 || !(c.flags & IORING_CQE_F_BUFFER)) return false;
+    const auto bid = static_cast<uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+    released_[released_count_++] = bid;
+    auto* out = io_uring_recvmsg_validate(buffer(bid), c.res, &recv_template_);
+    if (out == nullptr) return false;
+    packet->payload = std::span<const uint8_t>(
+        static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &recv_template_)),
+        io_uring_recvmsg_payload_length(out, c.res, &recv_template_));
+    packet->peer = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
+    packet->peer_len = std::min<socklen_t>(out->namelen, recv_template_.msg_namelen);
+    packet->truncated = (out->flags & MSG_TRUNC) != 0 || packet->payload.size() > kMaxDatagram;
+    packet->socket_index = static_cast<uint16_t>(socket_index);
+    packet->rx_unix_ns = 0;
+    for (cmsghdr* cm = io_uring_recvmsg_cmsg_firsthdr(out, &recv_template_); cm != nullptr;
+         cm = io_uring_recvmsg_cmsg_nexthdr(out, &recv_template_, cm)) {
+      if (const int64_t ns = timestamp_from_cmsg(cm); ns != 0) {
+        packet->rx_unix_ns = ns;
+        break;
+      }
+    }
+    return true;
+  }
+
+  std::vector<int> sockets_;
+  std::vector<bool> rearm_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_bytes_ = 0;
+  std::vector<uint8_t> buffers_;
+  msghdr recv_template_{};
+  std::vector<SendSlot> slots_;
+  std::vector<unsigned> free_slots_;
+  std::vector<RecvCompletion> completions_;
+  size_t completion_head_ = 0;
+  size_t completion_count_ = 0;
+  std::array<uint16_t, kBufferCount> released_{};
+  size_t released_count_ = 0;
+  uint64_t send_errors_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<PacketIo> make_uring_io(std::span<const int> sockets, std::string* error) {
+  auto io = std::make_unique<UringIo>(sockets);
+  if (!io->init(error)) return nullptr;
+  return io;
+}
+
+}  // namespace ntsd::server
