@@ -20,9 +20,11 @@ void ServerStateCell::publish(const ServerState& state) {
   std::array<uint64_t, kWords> raw{};
   std::memcpy(raw.data(), &state, sizeof(state));
   const uint64_t seq = sequence_.load(std::memory_order_relaxed);
+  // No standalone fences (ThreadSanitizer cannot model them): each word is
+  // stored with release, so a reader that sees any new word also sees the odd
+  // sequence number stored before it, and retries.
   sequence_.store(seq + 1, std::memory_order_relaxed);  // odd: write in progress
-  std::atomic_thread_fence(std::memory_order_release);
-  for (size_t i = 0; i < kWords; ++i) words_[i].store(raw[i], std::memory_order_relaxed);
+  for (size_t i = 0; i < kWords; ++i) words_[i].store(raw[i], std::memory_order_release);
   sequence_.store(seq + 2, std::memory_order_release);
 }
 
@@ -31,8 +33,8 @@ ServerState ServerStateCell::load() const {
   for (;;) {
     const uint64_t before = sequence_.load(std::memory_order_acquire);
     if (before & 1) continue;
-    for (size_t i = 0; i < kWords; ++i) raw[i] = words_[i].load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // Acquire loads keep the second sequence read after the word reads.
+    for (size_t i = 0; i < kWords; ++i) raw[i] = words_[i].load(std::memory_order_acquire);
     if (sequence_.load(std::memory_order_relaxed) == before) break;
   }
   ServerState state;

@@ -182,6 +182,26 @@ TEST_P(ServerTest, answers_a_burst_without_loss) {
   EXPECT_EQ(received, kBurst);
 }
 
+// A flood larger than the receive buffer ring ends io_uring's multishot
+// receive (ENOBUFS); the worker must re-arm it and keep answering.
+TEST_P(ServerTest, keeps_serving_after_a_flood_that_exhausts_receive_buffers) {
+  auto server = start(1);
+  ASSERT_NE(server, nullptr);
+  Client flooder;
+  const std::vector<uint8_t> junk(200, 0x3b);  // version 7: dropped
+  for (int i = 0; i < 20000; ++i) flooder.send_to(server->port(), junk);
+  Client client;
+  for (int attempt = 0; attempt < 5; ++attempt) {  // the flood may still be draining
+    client.send_to(server->port(), client_request(777));
+    const auto reply = client.receive(1000);
+    if (!reply.empty()) {
+      EXPECT_EQ(proto::parse_header(reply)->origin_time.raw, 777u);
+      return;
+    }
+  }
+  FAIL() << "no reply after the flood; counters: " << server->totals().to_line();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::Values(IoBackend::kUring, IoBackend::kMmsg),
                          [](const auto& info) {
                            return std::string(info.param == IoBackend::kUring ? "uring" : "mmsg");

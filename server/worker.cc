@@ -21,7 +21,12 @@ void Worker::run(const std::atomic<bool>& stop) {
 
 size_t Worker::run_once(int timeout_ms) {
   const size_t received = io_->receive_batch(rx_, timeout_ms);
-  if (received == 0) return 0;
+  if (received == 0) {
+    // A round can end with no datagram but with a finished multishot
+    // receive (e.g. the buffer ring ran dry): release re-arms it.
+    io_->release_batch();
+    return 0;
+  }
   // One snapshot and one clock read per batch, not per packet.
   const ServerState state = state_.load();
   const int64_t batch_time_ns = clock_.now_unix_ns();

@@ -1,0 +1,73 @@
+// The plain-NTP request path, per request: respond() plus the transmit
+// restamp, on the bytes chrony sends. bazel run -c opt //bench:server_bench
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <vector>
+
+#include "proto/ntp_packet.h"
+#include "server/respond.h"
+
+namespace {
+
+using namespace ntsd;
+
+std::vector<uint8_t> chrony_style_request(uint64_t transmit) {
+  std::vector<uint8_t> packet(48, 0);
+  packet[0] = proto::li_vn_mode(proto::Leap::kNone, 4, proto::Mode::kClient);
+  packet[2] = 6;
+  packet[3] = 0x20;
+  proto::store_timestamp(packet, proto::kOffsetTransmit, proto::NtpTimestamp{transmit});
+  return packet;
+}
+
+void BM_RespondPlain(benchmark::State& state) {
+  const server::ServerState server_state = server::local_reference_state();
+  const auto request = chrony_style_request(0x1234'5678'9abc'def0ull);
+  std::array<uint8_t, 48> out{};
+  proto::NtpTimestamp rx{0xeb2a'5f10'0000'0000ull};
+  for (auto _ : state) {
+    rx.raw += 4096;
+    const server::Verdict verdict = server::respond(request, rx, server_state, out);
+    server::stamp_transmit(out, rx);
+    benchmark::DoNotOptimize(verdict);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RespondPlain);
+
+// A batch of 64 distinct requests as one worker round handles them.
+void BM_RespondPlainBatch64(benchmark::State& state) {
+  const server::ServerState server_state = server::local_reference_state();
+  std::vector<std::vector<uint8_t>> requests;
+  for (int i = 0; i < 64; ++i) requests.push_back(chrony_style_request(0x1000 + i));
+  std::vector<std::array<uint8_t, 48>> out(64);
+  proto::NtpTimestamp rx{0xeb2a'5f10'0000'0000ull};
+  for (auto _ : state) {
+    rx.raw += 4096;
+    for (int i = 0; i < 64; ++i) {
+      benchmark::DoNotOptimize(server::respond(requests[i], rx, server_state, out[i]));
+    }
+    for (int i = 0; i < 64; ++i) server::stamp_transmit(out[i], rx);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * 64);
+}
+BENCHMARK(BM_RespondPlainBatch64);
+
+// A malformed request (an overrunning extension field), dropped and counted.
+void BM_RespondDropMalformed(benchmark::State& state) {
+  const server::ServerState server_state = server::local_reference_state();
+  auto request = chrony_style_request(1);
+  request.insert(request.end(), {0x12, 0x34, 0x00, 0x40, 1, 2, 3, 4});
+  std::array<uint8_t, 56> out{};
+  const proto::NtpTimestamp rx{0xeb2a'5f10'0000'0000ull};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(server::respond(request, rx, server_state, out));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RespondDropMalformed);
+
+}  // namespace

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# README command (b): installs what is missing and runs the whole test suite:
+#   1. bazel test //...                  (unit, integration, interop, fuzz replay)
+#   2. bazel test --config=asan //...    (the same under AddressSanitizer + LeakSanitizer)
+#   3. bazel test --config=tsan  on the concurrent pieces (snapshot publication)
+#   4. bazel test --config=fuzz //tests/fuzz/...   (clang + libFuzzer, 20 s per target)
+# CI (.ci/run) runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/setup-dev.sh
+
+step() { echo; echo "=== $* ==="; }
+
+step "bazel test //..."
+bazel test //...
+
+step "bazel test --config=asan //..."
+bazel test --config=asan //...
+
+step "bazel test --config=tsan (concurrency tests)"
+bazel test --config=tsan $(bazel query 'attr(tags, "tsan", tests(//...))' 2>/dev/null | tr '\n' ' ')
+
+step "bazel test --config=fuzz //tests/fuzz/... (libFuzzer, 20 s per target)"
+bazel test --config=fuzz //tests/fuzz/...
+
+echo
+echo "All test stages passed."
