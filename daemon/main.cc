@@ -33,6 +33,7 @@ int check_config(const std::string& path) {
                  result.errors.size());
     return 1;
   }
+  for (const std::string& warning : result.warnings) std::fprintf(stderr, "%s\n", warning.c_str());
   std::printf("%s: OK\n", path.c_str());
   return 0;
 }
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
                result.errors.size());
       return 1;
     }
+    for (const std::string& warning : result.warnings) log_line("%s", warning.c_str());
     config = std::move(result.config);
   }
   std::string error;

@@ -28,15 +28,25 @@ struct alignas(64) WorkerCounters {
   Counter bytes_in;
   Counter bytes_out;
   Counter batches;
+  Counter nts_replied;  // NTS-authenticated replies
   std::array<Counter, static_cast<size_t>(DropReason::kCount)> dropped;
+  std::array<Counter, static_cast<size_t>(NakReason::kCount)> naks;
+  std::array<Counter, static_cast<size_t>(KeyAge::kCount)> cookie_key_age;
 
   void count_drop(DropReason why) { dropped[static_cast<size_t>(why)].add(); }
+  // Counts one answered request by what kind of reply it got.
+  void count_reply(const Verdict& verdict);
 };
 
 // A plain copy of counter values, summed over workers.
 struct CounterTotals {
   uint64_t received = 0, replied = 0, send_errors = 0, bytes_in = 0, bytes_out = 0, batches = 0;
+  uint64_t nts_replied = 0;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
+  std::array<uint64_t, static_cast<size_t>(NakReason::kCount)> naks{};
+  std::array<uint64_t, static_cast<size_t>(KeyAge::kCount)> cookie_key_age{};
+
+  uint64_t naks_total() const;
 
   uint64_t dropped_total() const;
   void add(const WorkerCounters& counters);

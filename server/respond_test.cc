@@ -164,15 +164,16 @@ TEST(Respond, answers_unknown_extension_fields_plainly) {
   EXPECT_EQ(verdict.reply_size, 48u);
 }
 
-TEST(Respond, drops_nts_requests_while_nts_is_off) {
-  // chrony's request layout (WIRE-NOTES.md): UID 36, cookie 104, authenticator 40.
+TEST(Respond, drops_malformed_nts_fields_while_nts_is_off) {
+  // chrony's request layout (WIRE-NOTES.md): UID 36, cookie 104, authenticator
+  // 40 — here with an authenticator body that is not nonce/ciphertext shaped.
   auto request = client_request();
   append_field(request, proto::kEfUniqueIdentifier, 32);
   append_field(request, proto::kEfNtsCookie, 100);
   append_field(request, proto::kEfNtsAuthenticator, 36);
   ASSERT_EQ(request.size(), 228u);
   std::vector<uint8_t> out;
-  EXPECT_EQ(answer(request, out).reason, DropReason::kNtsNotAvailable);
+  EXPECT_EQ(answer(request, out).reason, DropReason::kNtsMalformed);
 }
 
 TEST(Respond, reply_is_never_larger_than_the_request) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "clock/clock.h"
+#include "crypto/key_snapshot.h"
 #include "server/counters.h"
 #include "server/packet_io.h"
 #include "server/server_state.h"
@@ -22,6 +23,8 @@ struct ServerOptions {
   int workers = 0;               // 0: one per online CPU
   IoBackend backend = IoBackend::kAuto;
   bool pin_workers = true;
+  crypto::KeyPublisher* keys = nullptr;  // cookie master keys; null: NTS requests are dropped
+  bool require_nts = false;              // `nts require`
 };
 
 class Server {

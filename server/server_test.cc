@@ -11,7 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/key_ring.h"
 #include "proto/ntp_packet.h"
+#include "server/nts_test_client.h"
 
 namespace ntsd::server {
 namespace {
@@ -62,8 +64,9 @@ std::vector<uint8_t> client_request(uint64_t transmit) {
 
 class ServerTest : public ::testing::TestWithParam<IoBackend> {
  protected:
-  std::unique_ptr<Server> start(int workers) {
+  std::unique_ptr<Server> start(int workers, crypto::KeyPublisher* keys = nullptr) {
     ServerOptions options;
+    options.keys = keys;
     Endpoint v4, v6;
     Endpoint::parse("127.0.0.1", &v4);
     Endpoint::parse("::1", &v6);
@@ -203,6 +206,38 @@ TEST_P(ServerTest, keeps_serving_after_a_flood_that_exhausts_receive_buffers) {
     }
   }
   FAIL() << "no reply after the flood; counters: " << server->totals().to_line();
+}
+
+// NTS through the real data plane: an authenticated reply with a fresh
+// cookie, and a NAK for a tampered cookie, both counted.
+TEST_P(ServerTest, answers_nts_requests_and_naks_bad_cookies) {
+  const std::vector<uint8_t> seed(32, 9);
+  crypto::KeyRing ring(seed);
+  crypto::KeyPublisher keys(ring.snapshot_at(kSimulatedNow / 1'000'000'000));
+  auto server = start(2, &keys);
+  ASSERT_NE(server, nullptr);
+  const auto session = testing::make_session(keys.load()->current(), 21);
+  const std::vector<uint8_t> uid(32, 0x77);
+  Client client;
+  client.send_to(server->port(), testing::make_nts_request(session, 4242, uid));
+  const auto reply = client.receive();
+  ASSERT_FALSE(reply.empty());
+  const auto checked = testing::check_nts_reply(session, reply);
+  EXPECT_TRUE(checked.authentic);
+  EXPECT_EQ(checked.cookies.size(), 1u);
+  EXPECT_EQ(checked.unique_id, uid);
+
+  auto bad = session;
+  bad.cookie[40] ^= 4;
+  client.send_to(server->port(), testing::make_nts_request(bad, 4343, uid));
+  const auto nak = client.receive();
+  ASSERT_GE(nak.size(), 48u);
+  EXPECT_EQ(proto::parse_header(nak)->reference_id, proto::refid_from_ascii("NTSN"));
+  ASSERT_TRUE(wait_for(*server, [](const CounterTotals& t) {
+    return t.nts_replied == 1 && t.naks_total() == 1;
+  }));
+  EXPECT_EQ(server->totals().naks[static_cast<size_t>(NakReason::kTampered)], 1u);
+  EXPECT_EQ(server->totals().cookie_key_age[static_cast<size_t>(KeyAge::kCurrent)], 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::Values(IoBackend::kUring, IoBackend::kMmsg),

@@ -11,7 +11,34 @@ const char* drop_reason_name(DropReason reason) {
     case DropReason::kZeroTransmit: return "zero_transmit";
     case DropReason::kMalformedExtensions: return "malformed_extensions";
     case DropReason::kNtsNotAvailable: return "nts_not_available";
+    case DropReason::kNtsMalformed: return "nts_malformed";
+    case DropReason::kNtsBadAuthenticator: return "nts_bad_authenticator";
+    case DropReason::kNtsNoRoom: return "nts_no_room";
+    case DropReason::kNtsCryptoFailure: return "nts_crypto_failure";
+    case DropReason::kNtsRequired: return "nts_required";
     case DropReason::kCount: break;
+  }
+  return "unknown";
+}
+
+const char* nak_reason_name(NakReason reason) {
+  switch (reason) {
+    case NakReason::kUnknownKey: return "unknown_key";
+    case NakReason::kExpiredKey: return "expired_key";
+    case NakReason::kTampered: return "tampered";
+    case NakReason::kBadLength: return "bad_length";
+    case NakReason::kUnsupportedAead: return "unsupported_aead";
+    case NakReason::kCount: break;
+  }
+  return "unknown";
+}
+
+const char* key_age_name(KeyAge age) {
+  switch (age) {
+    case KeyAge::kCurrent: return "current";
+    case KeyAge::kPrevious: return "previous";
+    case KeyAge::kOlder: return "older";
+    case KeyAge::kCount: break;
   }
   return "unknown";
 }

@@ -12,20 +12,55 @@ enum class DropReason : uint8_t {
   kNotClientMode,        // anything but mode 3 (client)
   kZeroTransmit,         // client transmit timestamp 0: nothing to echo
   kMalformedExtensions,  // extension fields that break RFC 7822 bounds
-  kNtsNotAvailable,      // an NTS request (Unique Identifier + Cookie) while NTS is off
+  kNtsNotAvailable,      // an NTS request while NTS is off (no keys)
+  kNtsMalformed,         // NTS fields of the wrong shape (see NtsShape)
+  kNtsBadAuthenticator,  // the request's authenticator does not verify
+  kNtsNoRoom,            // not even one fresh cookie fits in a reply no larger than the request
+  kNtsCryptoFailure,     // sealing failed (random source): never expected
+  kNtsRequired,          // a plain request under `nts require`
   kCount,
 };
 
+// Why an NTS request got a NAK (Kiss-o'-Death NTSN): its cookie did not open.
+enum class NakReason : uint8_t {
+  kUnknownKey,
+  kExpiredKey,
+  kTampered,
+  kBadLength,
+  kUnsupportedAead,
+  kCount,
+};
+
+// Age of the master key that sealed an opened cookie, in rotation periods.
+enum class KeyAge : uint8_t { kCurrent, kPrevious, kOlder, kCount };
+
+enum class ReplyKind : uint8_t { kPlain, kNts, kNak };
+
 const char* drop_reason_name(DropReason reason);
+const char* nak_reason_name(NakReason reason);
+const char* key_age_name(KeyAge age);
 
 struct Verdict {
   enum class Action : uint8_t { kReply, kDrop };
   Action action = Action::kDrop;
-  DropReason reason = DropReason::kTooShort;  // meaningful when action == kDrop
-  size_t reply_size = 0;                      // meaningful when action == kReply
+  DropReason reason = DropReason::kTooShort;  // when action == kDrop
+  ReplyKind kind = ReplyKind::kPlain;         // when action == kReply
+  NakReason nak = NakReason::kUnknownKey;     // when kind == kNak
+  KeyAge key_age = KeyAge::kCurrent;          // when kind == kNts
+  size_t reply_size = 0;                      // when action == kReply
 
-  static Verdict reply(size_t size) { return {Action::kReply, DropReason::kTooShort, size}; }
-  static Verdict drop(DropReason why) { return {Action::kDrop, why, 0}; }
+  static Verdict reply(size_t size, ReplyKind kind = ReplyKind::kPlain) {
+    Verdict v;
+    v.action = Action::kReply;
+    v.kind = kind;
+    v.reply_size = size;
+    return v;
+  }
+  static Verdict drop(DropReason why) {
+    Verdict v;
+    v.reason = why;
+    return v;
+  }
   bool is_reply() const { return action == Action::kReply; }
 };
 

@@ -1,36 +1,45 @@
 #include "server/worker.h"
 
 #include "proto/ntp_time.h"
-#include "server/respond.h"
 
 namespace ntsd::server {
 
-Worker::Worker(std::unique_ptr<PacketIo> io, const ServerStateCell& state,
-               const clock::Clock& clock, WorkerCounters& counters)
+Worker::Worker(std::unique_ptr<PacketIo> io, const WorkerShared& shared, WorkerCounters& counters)
     : io_(std::move(io)),
-      state_(state),
-      clock_(clock),
+      shared_(shared),
       counters_(counters),
       rx_(kBatchSize),
+      requests_(kBatchSize),
+      replies_(kBatchSize),
+      rx_index_(kBatchSize),
       tx_(kBatchSize),
-      reply_buffers_(kBatchSize) {}
+      reply_buffers_(kBatchSize) {
+  if (shared_.keys != nullptr) reader_ = shared_.keys->register_reader();
+}
+
+Worker::~Worker() {
+  if (reader_ != crypto::SnapshotPublisherBase::kNoReader) shared_.keys->unregister_reader(reader_);
+}
 
 void Worker::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) run_once(100);
 }
 
 size_t Worker::run_once(int timeout_ms) {
+  const bool has_keys = reader_ != crypto::SnapshotPublisherBase::kNoReader;
   const size_t received = io_->receive_batch(rx_, timeout_ms);
   if (received == 0) {
     // A round can end with no datagram but with a finished multishot
     // receive (e.g. the buffer ring ran dry): release re-arms it.
     io_->release_batch();
+    if (has_keys) shared_.keys->quiescent(reader_);
     return 0;
   }
-  // One snapshot and one clock read per batch, not per packet.
-  const ServerState state = state_.load();
-  const int64_t batch_time_ns = clock_.now_unix_ns();
-  size_t replies = 0;
+  // One state snapshot, one key snapshot and one clock read per batch.
+  const ServerState state = shared_.state->load();
+  const NtsPolicy nts{has_keys ? shared_.keys->load() : nullptr, shared_.require_nts};
+  const int64_t batch_time_ns = shared_.clock->now_unix_ns();
+  size_t count = 0;
   for (size_t i = 0; i < received; ++i) {
     const RxPacket& packet = rx_[i];
     counters_.received.add();
@@ -40,26 +49,34 @@ size_t Worker::run_once(int timeout_ms) {
       continue;
     }
     const int64_t rx_ns = packet.rx_unix_ns != 0 ? packet.rx_unix_ns : batch_time_ns;
-    std::span<uint8_t> out(reply_buffers_[replies].data(), packet.payload.size());
-    const Verdict verdict = respond(packet.payload, proto::ntp_from_unix_ns(rx_ns), state, out);
+    requests_[count] = {packet.payload, proto::ntp_from_unix_ns(rx_ns)};
+    replies_[count] = {std::span<uint8_t>(reply_buffers_[count].data(), packet.payload.size()), {}};
+    rx_index_[count] = i;
+    ++count;
+  }
+  responder_.prepare(std::span(requests_.data(), count), state, nts, std::span(replies_.data(), count));
+  // The transmit timestamp is taken as late as possible: after parsing and
+  // authenticating, just before sealing (NTS authenticates it) and sending.
+  responder_.finish(proto::ntp_from_unix_ns(shared_.clock->now_unix_ns()),
+                    std::span(replies_.data(), count));
+  size_t sends = 0;
+  for (size_t k = 0; k < count; ++k) {
+    const Verdict& verdict = replies_[k].verdict;
     if (!verdict.is_reply()) {
       counters_.count_drop(verdict.reason);
       continue;
     }
-    tx_[replies] = {out.first(verdict.reply_size), packet.peer, packet.peer_len,
+    counters_.count_reply(verdict);
+    const RxPacket& packet = rx_[rx_index_[k]];
+    tx_[sends++] = {replies_[k].buffer.first(verdict.reply_size), packet.peer, packet.peer_len,
                     packet.socket_index};
-    ++replies;
+    counters_.bytes_out.add(verdict.reply_size);
   }
-  // The transmit timestamp is taken as late as possible: after all the
-  // batch's work, just before the replies go to the kernel.
-  const proto::NtpTimestamp tx_time = proto::ntp_from_unix_ns(clock_.now_unix_ns());
-  for (size_t i = 0; i < replies; ++i) {
-    stamp_transmit(std::span<uint8_t>(reply_buffers_[i].data(), tx_[i].payload.size()), tx_time);
-    counters_.bytes_out.add(tx_[i].payload.size());
-  }
-  io_->send_batch(std::span<const TxPacket>(tx_.data(), replies));
+  io_->send_batch(std::span<const TxPacket>(tx_.data(), sends));
   io_->release_batch();
-  counters_.replied.add(replies);
+  // The key snapshot is not used past this point: let the writer reclaim.
+  if (has_keys) shared_.keys->quiescent(reader_);
+  counters_.replied.add(sends);
   counters_.send_errors.add(io_->take_send_errors());
   counters_.batches.add();
   return received;

@@ -1,23 +1,34 @@
 #pragma once
-// One worker: a thin shell around respond(). Receive a batch, answer each
-// packet with the pure request path, stamp the transmit time, send the batch.
+// One worker: a thin shell around the request path. Receive a batch, answer
+// it with BatchResponder (plain and NTS), stamp the transmit time as late as
+// possible, send the batch.
+#include <array>
 #include <atomic>
 #include <memory>
 #include <vector>
 
 #include "clock/clock.h"
+#include "crypto/key_snapshot.h"
+#include "server/batch_responder.h"
 #include "server/counters.h"
 #include "server/packet_io.h"
 #include "server/server_state.h"
 
 namespace ntsd::server {
 
-constexpr size_t kBatchSize = 64;
+constexpr size_t kBatchSize = kMaxBatch;
+
+struct WorkerShared {
+  const ServerStateCell* state = nullptr;
+  const clock::Clock* clock = nullptr;
+  crypto::KeyPublisher* keys = nullptr;  // null: NTS off
+  bool require_nts = false;
+};
 
 class Worker {
  public:
-  Worker(std::unique_ptr<PacketIo> io, const ServerStateCell& state, const clock::Clock& clock,
-         WorkerCounters& counters);
+  Worker(std::unique_ptr<PacketIo> io, const WorkerShared& shared, WorkerCounters& counters);
+  ~Worker();
   // Serves until `stop` becomes true (checked at least every 100 ms).
   void run(const std::atomic<bool>& stop);
   // One receive → respond → send round; returns the number of datagrams handled.
@@ -25,10 +36,14 @@ class Worker {
 
  private:
   std::unique_ptr<PacketIo> io_;
-  const ServerStateCell& state_;
-  const clock::Clock& clock_;
+  WorkerShared shared_;
   WorkerCounters& counters_;
+  crypto::SnapshotPublisherBase::ReaderId reader_ = crypto::SnapshotPublisherBase::kNoReader;
+  BatchResponder responder_;
   std::vector<RxPacket> rx_;
+  std::vector<Request> requests_;
+  std::vector<Reply> replies_;
+  std::vector<size_t> rx_index_;  // replies_[k] answers rx_[rx_index_[k]]
   std::vector<TxPacket> tx_;
   std::vector<std::array<uint8_t, kMaxDatagram>> reply_buffers_;
 };

@@ -1,0 +1,185 @@
+#include "crypto/gcm_siv.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "crypto/cpu.h"
+
+#define NTSD_AESNI __attribute__((target("aes,pclmul,sse4.1,ssse3")))
+
+namespace ntsd::crypto {
+namespace {
+
+NTSD_AESNI inline __m128i load(const uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+NTSD_AESNI inline void store(uint8_t* p, __m128i v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+}
+
+NTSD_AESNI inline __m128i expand_step(__m128i key, __m128i assist) {
+  assist = _mm_shuffle_epi32(assist, 0xff);
+  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
+  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
+  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
+  return _mm_xor_si128(key, assist);
+}
+
+NTSD_AESNI void expand(__m128i k, __m128i rk[11]) {
+  rk[0] = k;
+  rk[1] = expand_step(rk[0], _mm_aeskeygenassist_si128(rk[0], 0x01));
+  rk[2] = expand_step(rk[1], _mm_aeskeygenassist_si128(rk[1], 0x02));
+  rk[3] = expand_step(rk[2], _mm_aeskeygenassist_si128(rk[2], 0x04));
+  rk[4] = expand_step(rk[3], _mm_aeskeygenassist_si128(rk[3], 0x08));
+  rk[5] = expand_step(rk[4], _mm_aeskeygenassist_si128(rk[4], 0x10));
+  rk[6] = expand_step(rk[5], _mm_aeskeygenassist_si128(rk[5], 0x20));
+  rk[7] = expand_step(rk[6], _mm_aeskeygenassist_si128(rk[6], 0x40));
+  rk[8] = expand_step(rk[7], _mm_aeskeygenassist_si128(rk[7], 0x80));
+  rk[9] = expand_step(rk[8], _mm_aeskeygenassist_si128(rk[8], 0x1b));
+  rk[10] = expand_step(rk[9], _mm_aeskeygenassist_si128(rk[9], 0x36));
+}
+
+NTSD_AESNI inline __m128i encrypt1(const __m128i* rk, __m128i x) {
+  x = _mm_xor_si128(x, rk[0]);
+  for (int r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, rk[r]);
+  return _mm_aesenclast_si128(x, rk[10]);
+}
+
+// POLYVAL's dot(a, b) = a·b·x^-128 in GF(2^128) mod x^128+x^127+x^126+x^121+1
+// (RFC 8452 §3), with POLYVAL's little-endian bit order, which is carry-less
+// multiplication's own, so no byte reflection is needed. The 256-bit product
+// is reduced by two Montgomery steps of 64 bits: the polynomial is 1 modulo
+// x^64, so adding L·P cancels the low word L, and L·(x^121+x^126+x^127)/x^64
+// is one clmul of L by 0xc2000000_00000000 plus L moved to the high word.
+NTSD_AESNI __m128i dot(__m128i a, __m128i b) {
+  const __m128i poly = _mm_set_epi64x(static_cast<int64_t>(0xc200000000000000ULL), 1);
+  __m128i lo = _mm_clmulepi64_si128(a, b, 0x00);
+  __m128i hi = _mm_clmulepi64_si128(a, b, 0x11);
+  const __m128i mid =
+      _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01), _mm_clmulepi64_si128(a, b, 0x10));
+  lo = _mm_xor_si128(lo, _mm_slli_si128(mid, 8));
+  hi = _mm_xor_si128(hi, _mm_srli_si128(mid, 8));
+  for (int step = 0; step < 2; ++step) {
+    const __m128i t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+  }
+  return _mm_xor_si128(hi, lo);
+}
+
+NTSD_AESNI __m128i polyval_absorb(__m128i s, __m128i h, const uint8_t* p, size_t len) {
+  for (; len >= 16; p += 16, len -= 16) s = dot(_mm_xor_si128(s, load(p)), h);
+  if (len > 0) {
+    alignas(16) uint8_t buf[16] = {};
+    std::memcpy(buf, p, len);
+    s = dot(_mm_xor_si128(s, load(buf)), h);
+  }
+  return s;
+}
+
+// Per-nonce keys (RFC 8452 §4): the first 8 bytes of AES(K, LE32(i) ‖ nonce)
+// for i = 0..3 give the 16-byte authentication and encryption keys.
+NTSD_AESNI void derive(const GcmSivKey& key, const uint8_t* nonce, __m128i& auth,
+                       __m128i enc_rk[11]) {
+  const __m128i* rk = reinterpret_cast<const __m128i*>(key.rk);
+  alignas(16) uint8_t block[16] = {};
+  std::memcpy(block + 4, nonce, 12);
+  __m128i out[4];
+  for (int i = 0; i < 4; ++i) {
+    block[0] = static_cast<uint8_t>(i);
+    out[i] = encrypt1(rk, load(block));
+  }
+  auth = _mm_unpacklo_epi64(out[0], out[1]);
+  expand(_mm_unpacklo_epi64(out[2], out[3]), enc_rk);
+}
+
+NTSD_AESNI __m128i tag_of(__m128i auth, const __m128i* enc_rk, const uint8_t* nonce, Bytes ad,
+                          const uint8_t* pt, size_t pt_len) {
+  __m128i s = _mm_setzero_si128();
+  if (!ad.empty()) s = polyval_absorb(s, auth, ad.data(), ad.size());
+  if (pt_len > 0) s = polyval_absorb(s, auth, pt, pt_len);
+  const __m128i lengths =
+      _mm_set_epi64x(static_cast<int64_t>(pt_len * 8), static_cast<int64_t>(ad.size() * 8));
+  s = dot(_mm_xor_si128(s, lengths), auth);
+  alignas(16) uint8_t n[16] = {};
+  std::memcpy(n, nonce, 12);
+  s = _mm_xor_si128(s, load(n));
+  s = _mm_and_si128(s,
+                    _mm_set_epi8(0x7f, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+  return encrypt1(enc_rk, s);
+}
+
+// CTR from the tag with its top bit set; the first 32 bits count, little-endian, mod 2^32.
+NTSD_AESNI void ctr(const __m128i* enc_rk, __m128i tag, const uint8_t* in, uint8_t* out,
+                    size_t len) {
+  __m128i c = _mm_or_si128(
+      tag, _mm_set_epi8(static_cast<char>(0x80), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+  const __m128i one = _mm_set_epi32(0, 0, 0, 1);
+  for (size_t off = 0; off < len; off += 16) {
+    const __m128i ks = encrypt1(enc_rk, c);
+    c = _mm_add_epi32(c, one);
+    if (len - off >= 16) {
+      store(out + off, _mm_xor_si128(ks, load(in + off)));
+    } else {
+      alignas(16) uint8_t buf[16];
+      store(buf, ks);
+      for (size_t i = 0; i < len - off; ++i) out[off + i] = in[off + i] ^ buf[i];
+    }
+  }
+}
+
+NTSD_AESNI bool seal_impl(const GcmSivKey& key, Bytes ad, Bytes nonce, Bytes pt, MutableBytes out) {
+  __m128i auth;
+  __m128i enc_rk[11];
+  derive(key, nonce.data(), auth, enc_rk);
+  const __m128i tag = tag_of(auth, enc_rk, nonce.data(), ad, pt.data(), pt.size());
+  ctr(enc_rk, tag, pt.data(), out.data(), pt.size());
+  store(out.data() + pt.size(), tag);
+  return true;
+}
+
+NTSD_AESNI bool open_impl(const GcmSivKey& key, Bytes ad, Bytes nonce, Bytes sealed,
+                          MutableBytes out) {
+  const size_t pt_len = sealed.size() - kAeadTagLength;
+  __m128i auth;
+  __m128i enc_rk[11];
+  derive(key, nonce.data(), auth, enc_rk);
+  const __m128i want = load(sealed.data() + pt_len);
+  ctr(enc_rk, want, sealed.data(), out.data(), pt_len);
+  const __m128i got = tag_of(auth, enc_rk, nonce.data(), ad, out.data(), pt_len);
+  const __m128i diff = _mm_xor_si128(got, want);
+  const bool ok = _mm_testz_si128(diff, diff) != 0;  // constant time
+  if (!ok && pt_len > 0) std::memset(out.data(), 0, pt_len);
+  return ok;
+}
+
+NTSD_AESNI void expand_kgk(const uint8_t* key, GcmSivKey& out) {
+  __m128i rk[11];
+  expand(load(key), rk);
+  for (int i = 0; i < 11; ++i) store(out.rk[i], rk[i]);
+}
+
+}  // namespace
+
+bool gcm_siv_expand_key(Bytes key, GcmSivKey& out) {
+  if (key.size() != 16 || !cpu_features().aesni) return false;
+  expand_kgk(key.data(), out);
+  return true;
+}
+
+bool gcm_siv_seal(const GcmSivKey& key, Bytes ad, Bytes nonce, Bytes plaintext, MutableBytes out) {
+  // RFC 8452 limits: plaintext and AD below 2^36 bytes; NTS packets are far smaller.
+  if (nonce.size() != 12 || out.size() < aead_sealed_length(plaintext.size())) return false;
+  return seal_impl(key, ad, nonce, plaintext, out);
+}
+
+bool gcm_siv_open(const GcmSivKey& key, Bytes ad, Bytes nonce, Bytes sealed,
+                  MutableBytes plaintext_out) {
+  if (nonce.size() != 12 || sealed.size() < kAeadTagLength ||
+      plaintext_out.size() < sealed.size() - kAeadTagLength) {
+    return false;
+  }
+  return open_impl(key, ad, nonce, sealed, plaintext_out);
+}
+
+}  // namespace ntsd::crypto

@@ -1,0 +1,22 @@
+// The fleet seed file (`nts keyseed FILE`): read it, or in standalone mode
+// create it. Start-up code: errors come back as operator-readable messages.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ntsd::crypto {
+
+// Reads a seed (64+ hex digits, or 32+ raw bytes); nullopt with `error` set if
+// missing, too short, or readable by group/others.
+std::optional<std::vector<uint8_t>> read_seed_file(const std::string& path, std::string& error);
+// Writes a fresh random seed atomically (mode 0600, temp + fsync + rename + fsync dir); false with
+// error.
+bool create_seed_file(const std::string& path, std::string& error);
+// Reads the seed, creating it first if the file does not exist (standalone mode).
+std::optional<std::vector<uint8_t>> load_or_create_seed(const std::string& path,
+                                                        std::string& error);
+
+}  // namespace ntsd::crypto

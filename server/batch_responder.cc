@@ -1,0 +1,284 @@
+#include "server/batch_responder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "proto/byte_order.h"
+#include "proto/extension_field.h"
+#include "proto/ntp_packet.h"
+#include "server/plain_reply.h"
+
+namespace ntsd::server {
+namespace {
+
+using proto::kEfHeaderSize;
+using proto::kNtpHeaderSize;
+using proto::pad4;
+
+constexpr size_t kMaxRequestPlaintext = 1500;
+constexpr size_t kMaxCookieField = kEfHeaderSize + crypto::kMaxCookieLength;
+constexpr size_t kMaxFreshCookies = kMaxBatch * kMaxCookiesPerReply;
+
+NakReason nak_reason_of(crypto::CookieStatus status) {
+  switch (status) {
+    case crypto::CookieStatus::kExpiredKey: return NakReason::kExpiredKey;
+    case crypto::CookieStatus::kTampered: return NakReason::kTampered;
+    case crypto::CookieStatus::kBadLength: return NakReason::kBadLength;
+    case crypto::CookieStatus::kUnsupportedAead: return NakReason::kUnsupportedAead;
+    default: return NakReason::kUnknownKey;
+  }
+}
+
+KeyAge key_age_of(int32_t age) {
+  return age <= 0 ? KeyAge::kCurrent : age == 1 ? KeyAge::kPrevious : KeyAge::kOlder;
+}
+
+// Looks at what follows the header: extension fields (v4 only), perhaps a
+// legacy MAC. Returns the drop reason, or kCount with `shape` set.
+DropReason classify(std::span<const uint8_t> request, NtsRequest* nts, NtsShape* shape) {
+  *shape = NtsShape::kNotNts;
+  if (request.size() == kNtpHeaderSize) return DropReason::kCount;
+  if (proto::version_of(request[0]) != 4) {
+    return proto::looks_like_legacy_mac(request.subspan(kNtpHeaderSize))
+               ? DropReason::kCount
+               : DropReason::kMalformedExtensions;
+  }
+  const proto::ExtensionFieldList fields = proto::parse_extension_fields(request);
+  if (fields.status != proto::EfStatus::kOk &&
+      !proto::looks_like_legacy_mac(request.subspan(std::min(fields.parsed_end, request.size())))) {
+    return DropReason::kMalformedExtensions;
+  }
+  *shape = parse_nts_request(request, fields, nts);
+  // NTS and a legacy MAC together is no real client's packet.
+  if (*shape != NtsShape::kNotNts && fields.status != proto::EfStatus::kOk) {
+    *shape = NtsShape::kBadAuthenticator;
+  }
+  return DropReason::kCount;
+}
+
+}  // namespace
+
+struct BatchResponder::Scratch {
+  const crypto::KeySnapshot* keys = nullptr;
+  const ServerState* state = nullptr;
+
+  // Phase 1: the NTS requests of the batch, in order.
+  size_t nts_count = 0;
+  std::array<size_t, kMaxBatch> reply_of{};  // NTS request j answers replies[reply_of[j]]
+  std::array<NtsRequest, kMaxBatch> parsed{};
+  std::array<crypto::Bytes, kMaxBatch> cookies{};
+  std::array<crypto::SessionKeys, kMaxBatch> sessions{};
+  std::array<crypto::CookieStatus, kMaxBatch> statuses{};
+  std::array<size_t, kMaxBatch> verify_of{};  // verify slot m is NTS request verify_of[m]
+  std::array<crypto::AuthToVerify, kMaxBatch> to_verify{};
+  std::array<crypto::SessionKeys, kMaxBatch> verify_keys{};
+  std::array<bool, kMaxBatch> verified{};
+  std::array<std::array<uint8_t, kMaxRequestPlaintext>, kMaxBatch> request_plaintext{};
+
+  // Replies waiting for finish(): fresh cookies and the authenticator.
+  struct Pending {
+    size_t reply;
+    size_t request;  // NTS request index (its session keys)
+    size_t cookies;
+    size_t auth_offset;
+    size_t nonce_length;
+    size_t cookie_length;
+  };
+  size_t pending_count = 0;
+  std::array<Pending, kMaxBatch> pending{};
+
+  // Phase 2.
+  std::array<crypto::SessionKeys, kMaxFreshCookies> cookie_sessions{};
+  std::array<uint8_t, kMaxFreshCookies * crypto::kCookieNonceLength> cookie_nonces{};
+  std::array<uint8_t*, kMaxFreshCookies> cookie_out{};
+  std::array<size_t, kMaxFreshCookies> cookie_lengths{};
+  std::array<std::array<uint8_t, kMaxCookiesPerReply * kMaxCookieField>, kMaxBatch> reply_plaintext{};
+  std::array<uint8_t, kMaxBatch * 16> reply_nonces{};
+  std::array<crypto::ReplyToSeal, kMaxBatch> to_seal{};
+  std::array<crypto::SessionKeys, kMaxBatch> seal_keys{};
+  std::array<bool, kMaxBatch> sealed{};
+};
+
+BatchResponder::BatchResponder() : scratch_(std::make_unique<Scratch>()) {}
+BatchResponder::~BatchResponder() = default;
+
+void BatchResponder::prepare(std::span<const Request> requests, const ServerState& state,
+                             const NtsPolicy& nts, std::span<Reply> replies) {
+  Scratch& s = *scratch_;
+  s.keys = nts.keys;
+  s.state = &state;
+  s.nts_count = 0;
+  s.pending_count = 0;
+  const size_t count = std::min({requests.size(), replies.size(), kMaxBatch});
+  for (size_t i = 0; i < count; ++i) {
+    const std::span<const uint8_t> request = requests[i].bytes;
+    Reply& reply = replies[i];
+    if (const auto why = check_request_header(request)) {
+      reply.verdict = Verdict::drop(*why);
+      continue;
+    }
+    NtsShape shape;
+    if (const DropReason why = classify(request, &s.parsed[s.nts_count], &shape);
+        why != DropReason::kCount) {
+      reply.verdict = Verdict::drop(why);
+    } else if (shape == NtsShape::kNotNts) {
+      if (nts.require_nts) {
+        reply.verdict = Verdict::drop(DropReason::kNtsRequired);
+      } else if (reply.buffer.size() < kNtpHeaderSize) {
+        reply.verdict = Verdict::drop(DropReason::kTooShort);
+      } else {
+        write_reply_header(request, requests[i].rx_time, state, reply.buffer);
+        reply.verdict = Verdict::reply(kNtpHeaderSize);
+      }
+    } else if (shape != NtsShape::kOk) {
+      reply.verdict = Verdict::drop(DropReason::kNtsMalformed);
+    } else if (nts.keys == nullptr) {
+      reply.verdict = Verdict::drop(DropReason::kNtsNotAvailable);
+    } else {
+      s.cookies[s.nts_count] = s.parsed[s.nts_count].cookie;
+      s.reply_of[s.nts_count] = i;
+      ++s.nts_count;
+    }
+  }
+  if (s.nts_count > 0) answer_nts(requests, nts, replies);
+}
+
+void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPolicy& nts,
+                                std::span<Reply> replies) {
+  Scratch& s = *scratch_;
+  const size_t n = s.nts_count;
+  crypto::open_cookies_batched(std::span(s.cookies.data(), n), *nts.keys,
+                               std::span(s.sessions.data(), n), std::span(s.statuses.data(), n));
+
+  // Opened cookies: check each request's authenticator under its C2S key.
+  // Unopenable ones: NTS NAK — KoD NTSN echoing the Unique Identifier.
+  size_t m = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const size_t r = s.reply_of[j];
+    const NtsRequest& req = s.parsed[j];
+    if (s.statuses[j] != crypto::CookieStatus::kOk) {
+      Reply& reply = replies[r];
+      const size_t uid_field = kEfHeaderSize + pad4(req.unique_id.size());
+      write_kod_header(requests[r].bytes, requests[r].rx_time, proto::refid_from_ascii("NTSN"),
+                       reply.buffer);
+      proto::write_extension_field(reply.buffer.subspan(kNtpHeaderSize),
+                                   proto::kEfUniqueIdentifier, req.unique_id);
+      reply.verdict = Verdict::reply(kNtpHeaderSize + uid_field, ReplyKind::kNak);
+      reply.verdict.nak = nak_reason_of(s.statuses[j]);
+      continue;
+    }
+    const size_t sealed_length = req.ciphertext.size();
+    if (sealed_length - crypto::kAeadTagLength > kMaxRequestPlaintext) {
+      replies[r].verdict = Verdict::drop(DropReason::kNtsMalformed);
+      continue;
+    }
+    s.to_verify[m] = {req.associated_data, req.nonce, req.ciphertext,
+                      s.request_plaintext[m].data()};
+    s.verify_keys[m] = s.sessions[j];
+    s.verify_of[m] = j;
+    ++m;
+  }
+  crypto::verify_authenticators_batched(std::span(s.to_verify.data(), m),
+                                        std::span(s.verify_keys.data(), m),
+                                        std::span(s.verified.data(), m));
+
+  for (size_t v = 0; v < m; ++v) {
+    const size_t j = s.verify_of[v];
+    const size_t r = s.reply_of[j];
+    Reply& reply = replies[r];
+    if (!s.verified[v]) {
+      reply.verdict = Verdict::drop(DropReason::kNtsBadAuthenticator);
+      continue;
+    }
+    const NtsRequest& req = s.parsed[j];
+    const crypto::SessionKeys& session = s.sessions[j];
+    const size_t nonce_length = crypto::aead_nonce_length(session.aead);
+    const size_t cookie_length = crypto::cookie_length(session.aead);
+    const size_t auth_offset = kNtpHeaderSize + kEfHeaderSize + pad4(req.unique_id.size());
+    // Header + UID + authenticator (lengths, nonce, tag) + one field per cookie;
+    // as many fresh cookies as were asked for and fit in the request's size.
+    const size_t fixed = auth_offset + kEfHeaderSize + 4 + pad4(nonce_length) + crypto::kAeadTagLength;
+    const size_t per_cookie = kEfHeaderSize + cookie_length;
+    if (reply.buffer.size() < fixed + per_cookie) {
+      reply.verdict = Verdict::drop(DropReason::kNtsNoRoom);
+      continue;
+    }
+    const size_t cookies = std::min(req.cookies_asked, (reply.buffer.size() - fixed) / per_cookie);
+    write_reply_header(requests[r].bytes, requests[r].rx_time, *s.state, reply.buffer);
+    proto::write_extension_field(reply.buffer.subspan(kNtpHeaderSize), proto::kEfUniqueIdentifier,
+                                 req.unique_id);
+    s.pending[s.pending_count++] = {r, j, cookies, auth_offset, nonce_length, cookie_length};
+    reply.verdict = Verdict::reply(fixed + cookies * per_cookie, ReplyKind::kNts);
+    reply.verdict.key_age = key_age_of(session.key_age);
+  }
+}
+
+void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replies) {
+  for (Reply& reply : replies) {
+    if (reply.verdict.is_reply()) {
+      proto::store_timestamp(reply.buffer, proto::kOffsetTransmit, tx_time);
+    }
+  }
+  Scratch& s = *scratch_;
+  if (s.pending_count == 0) return;
+
+  // Fresh cookies, each inside its NTS Cookie field in the reply's plaintext.
+  size_t k = 0;
+  for (size_t p = 0; p < s.pending_count; ++p) {
+    const Scratch::Pending& pending = s.pending[p];
+    for (size_t c = 0; c < pending.cookies; ++c) {
+      uint8_t* field = s.reply_plaintext[p].data() + c * (kEfHeaderSize + pending.cookie_length);
+      proto::store_be16(field, proto::kEfNtsCookie);
+      proto::store_be16(field + 2, static_cast<uint16_t>(kEfHeaderSize + pending.cookie_length));
+      s.cookie_sessions[k] = s.sessions[pending.request];
+      s.cookie_out[k] = field + kEfHeaderSize;
+      ++k;
+    }
+  }
+  const bool nonces_ok =
+      nonces_.fill(std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength)) &&
+      nonces_.fill(std::span(s.reply_nonces.data(), s.pending_count * 16));
+  crypto::seal_cookies_batched(std::span(s.cookie_sessions.data(), k), *s.keys,
+                               std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength),
+                               std::span(s.cookie_out.data(), k), std::span(s.cookie_lengths.data(), k));
+
+  // The authenticator: AD = the reply up to this field, plaintext = the cookie fields.
+  k = 0;
+  for (size_t p = 0; p < s.pending_count; ++p) {
+    const Scratch::Pending& pending = s.pending[p];
+    Reply& reply = replies[pending.reply];
+    bool cookies_ok = nonces_ok;
+    for (size_t c = 0; c < pending.cookies; ++c, ++k) {
+      cookies_ok &= s.cookie_lengths[k] == pending.cookie_length;
+    }
+    if (!cookies_ok) reply.verdict = Verdict::drop(DropReason::kNtsCryptoFailure);
+    const size_t plaintext_length = pending.cookies * (kEfHeaderSize + pending.cookie_length);
+    uint8_t* auth = reply.buffer.data() + pending.auth_offset;
+    s.to_seal[p] = {reply.buffer.first(pending.auth_offset),
+                    crypto::Bytes(s.reply_nonces.data() + p * 16, pending.nonce_length),
+                    crypto::Bytes(s.reply_plaintext[p].data(), plaintext_length),
+                    auth + kEfHeaderSize + 4 + pad4(pending.nonce_length)};
+    s.seal_keys[p] = s.sessions[pending.request];
+  }
+  crypto::seal_replies_batched(std::span(s.to_seal.data(), s.pending_count),
+                               std::span(s.seal_keys.data(), s.pending_count),
+                               std::span(s.sealed.data(), s.pending_count));
+
+  for (size_t p = 0; p < s.pending_count; ++p) {
+    const Scratch::Pending& pending = s.pending[p];
+    Reply& reply = replies[pending.reply];
+    if (!s.sealed[p]) reply.verdict = Verdict::drop(DropReason::kNtsCryptoFailure);
+    if (!reply.verdict.is_reply()) continue;
+    const size_t ciphertext_length = crypto::kAeadTagLength + s.to_seal[p].plaintext.size();
+    uint8_t* auth = reply.buffer.data() + pending.auth_offset;
+    const size_t field_length = kEfHeaderSize + 4 + pad4(pending.nonce_length) + ciphertext_length;
+    proto::store_be16(auth, proto::kEfNtsAuthenticator);
+    proto::store_be16(auth + 2, static_cast<uint16_t>(field_length));
+    proto::store_be16(auth + 4, static_cast<uint16_t>(pending.nonce_length));
+    proto::store_be16(auth + 6, static_cast<uint16_t>(ciphertext_length));
+    std::memcpy(auth + 8, s.to_seal[p].nonce.data(), pending.nonce_length);
+    std::memset(auth + 8 + pending.nonce_length, 0, pad4(pending.nonce_length) - pending.nonce_length);
+  }
+}
+
+}  // namespace ntsd::server
