@@ -8,6 +8,7 @@
 #include "clock/clock.h"
 #include "config/parser.h"
 #include "daemon/log.h"
+#include "daemon/nts_service.h"
 #include "daemon/options.h"
 #include "daemon/serve_plan.h"
 #include "server/server.h"
@@ -68,9 +69,26 @@ int main(int argc, char** argv) {
   const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // NTS: on in the embedded default; with a config file when `nts enable`
+  // is given (as in NTPsec).
+  std::unique_ptr<ntsd::daemon::NtsService> nts;
+  const bool nts_enabled = !config || config->nts.enabled;
+  if (nts_enabled) {
+    nts = ntsd::daemon::NtsService::start(config ? &*config : nullptr, *options, &error);
+    if (!nts) {
+      log_line("not started: %s", error.c_str());
+      return 1;
+    }
+  }
+  ntsd::server::ServerOptions server_options = plan->server;
+  if (nts) {
+    server_options.keys = &nts->keys();
+    server_options.require_nts = config && config->nts.require_nts;
+  }
+
   ntsd::clock::RealClock clock;
   ntsd::server::ServerStateCell state(plan->initial_state);
-  auto server = ntsd::server::Server::start(plan->server, state, clock, &error);
+  auto server = ntsd::server::Server::start(server_options, state, clock, &error);
   if (!server) {
     log_line("not started: %s", error.c_str());
     if (error.find("Permission denied") != std::string::npos) {
@@ -81,26 +99,64 @@ int main(int argc, char** argv) {
   if (!server->fallback_reason().empty()) {
     log_line("io_uring unavailable (%s); using recvmmsg/sendmmsg", server->fallback_reason().c_str());
   }
+  if (nts && !nts->start_ke(server->port(), &error)) {
+    log_line("not started: NTS-KE: %s", error.c_str());
+    return 1;
+  }
   for (const auto& endpoint : server->endpoints()) {
     log_line("serving NTP on %s", endpoint.to_string().c_str());
   }
+  if (nts) {
+    for (const std::string& warning : nts->ke().warnings()) log_line("warning: %s", warning.c_str());
+    log_line("serving NTS-KE on port %u (%d threads); certificate %s", nts->ke().port(),
+             nts->ke().threads(), nts->ke().certificate_subject().c_str());
+    log_line("cookie keys from %s (epoch %lld)", nts->seed_file().c_str(),
+             static_cast<long long>(nts->current_key_epoch()));
+    if (const auto& demo = nts->demo_certificate()) {
+      log_line("demo certificate%s: clients must trust %s", demo->created ? " created" : "",
+               demo->ca_file.c_str());
+      log_line("try it with chronyd -Q -u root -f FILE, FILE holding: %s",
+               ntsd::ke::chrony_demo_line(*demo, "127.0.0.1", nts->ke().port(), server->port()).c_str());
+    }
+  } else {
+    log_line("NTS is off (no `nts enable`): NTS requests are dropped and counted");
+  }
   log_line("%d workers, %s I/O; %s", server->worker_count(), server->backend_name(),
            plan->description.c_str());
-  log_line("ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters");
+  log_line("ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
 
+  auto print_counters = [&](const char* prefix) {
+    log_line("%scounters: %s", prefix, server->totals().to_line().c_str());
+    if (nts) {
+      const auto ke = nts->ke().counters();
+      log_line("%snts-ke: accepted=%llu handshakes_ok=%llu failed_tls=%llu failed_timeout=%llu "
+               "failed_alpn=%llu cookies_issued=%llu refused_cap=%llu refused_rate=%llu",
+               prefix, (unsigned long long)ke.accepted, (unsigned long long)ke.handshakes_ok,
+               (unsigned long long)ke.handshake_failed_tls, (unsigned long long)ke.handshake_failed_timeout,
+               (unsigned long long)ke.handshake_failed_alpn, (unsigned long long)ke.cookies_issued,
+               (unsigned long long)ke.refused_connection_cap, (unsigned long long)ke.refused_rate_limit);
+    }
+  };
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGUSR1) {
-      log_line("counters: %s", server->totals().to_line().c_str());
+      print_counters("");
     } else if (sig == SIGHUP) {
-      log_line("SIGHUP: nothing to reload yet (the NTP data plane has no reloadable state)");
+      if (!nts) {
+        log_line("SIGHUP: nothing to reload (NTS is off)");
+      } else if (nts->ke().reload(&error)) {
+        log_line("SIGHUP: certificate reloaded: %s", nts->ke().certificate_subject().c_str());
+      } else {
+        log_line("SIGHUP: certificate reload failed, the old one keeps serving: %s", error.c_str());
+      }
     } else {
       log_line("%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
   }
+  if (nts) nts->stop();
   server->stop();
-  log_line("stopped; counters: %s", server->totals().to_line().c_str());
+  print_counters("stopped; ");
   return 0;
 }

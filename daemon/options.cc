@@ -9,7 +9,7 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
   CLI::App app{
       "ntsd: a multi-core NTP/NTS (RFC 8915) time server.\n"
       "Without --config it serves its embedded default: NTP on 127.0.0.1 and ::1, port 11123,\n"
-      "as a local stratum-10 reference."};
+      "as a local stratum-10 reference, and NTS-KE on port 14460 with a generated demo certificate."};
   app.set_version_flag("--version", "ntsd 0.1.0");
   app.add_option("-c,--config", options.config_path, "ntp.conf to read (NTPsec syntax)");
   app.add_flag("--check", options.check_only, "validate the configuration and exit");
@@ -20,6 +20,11 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
       ->check(CLI::IsMember({"auto", "uring", "mmsg"}));
   app.add_option("--port", options.ntp_port, "UDP port for NTP (overrides ntpport; 0: any free)")
       ->check(CLI::Range(0, 65535));
+  app.add_option("--ke-port", options.ke_port, "TCP port for NTS-KE (overrides `nts port`; 0: any free)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--state-dir", options.state_dir,
+                 "folder for the cookie key seed and the demo certificate "
+                 "(default: ~/.local/state/ntsd without --config, /var/lib/ntsd with)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,6 +13,8 @@ struct DaemonOptions {
   std::optional<int> workers;        // --workers N (overrides `workers`)
   server::IoBackend io_backend = server::IoBackend::kAuto;  // --io-backend
   std::optional<int> ntp_port;       // --port N (overrides `ntpport`; 0 = any free port)
+  std::optional<int> ke_port;        // --ke-port N (overrides `nts port`; 0 = any free port)
+  std::string state_dir;             // --state-dir DIR (seed, demo certificate)
 };
 
 // Parses argv. Returns nullopt when the program should exit with *exit_code

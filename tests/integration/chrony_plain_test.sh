@@ -10,7 +10,7 @@ require_chronyd
 for backend in uring mmsg; do
   dir="$TEST_TMPDIR/$backend"
   mkdir -p "$dir"
-  start_ntsd "$dir/ntsd.log" --workers 2 --io-backend "$backend"
+  start_ntsd "$dir/ntsd.log" --workers 2 --io-backend "$backend" --ke-port 0 --state-dir "$dir/state"
   grep -q "2 workers, $( [[ $backend == uring ]] && echo io_uring || echo mmsg ) I/O" "$dir/ntsd.log" \
     || fail "$backend: wrong backend: $(cat "$dir/ntsd.log")"
   grep -q "serving NTP on \[::1\]:$NTSD_PORT" "$dir/ntsd.log" || fail "$backend: no IPv6 listener"

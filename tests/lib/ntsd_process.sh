@@ -26,7 +26,8 @@ require_chronyd() {
 }
 
 # start_ntsd LOG ARGS...: starts ntsd in the background with --port 0 and
-# waits until it says where it serves. Sets NTSD_PID and NTSD_PORT.
+# waits until it says where it serves. Sets NTSD_PID, NTSD_PORT and (when
+# NTS is on) NTSD_KE_PORT; pass --ke-port 0 for a free NTS-KE port.
 start_ntsd() {
   local log="$1"
   shift
@@ -36,6 +37,7 @@ start_ntsd() {
   for _ in $(seq 1 100); do
     if grep -q '^ntsd: ready' "$log"; then
       NTSD_PORT=$(sed -n 's/^ntsd: serving NTP on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" | head -1)
+      NTSD_KE_PORT=$(sed -n 's/^ntsd: serving NTS-KE on port \([0-9]*\) .*/\1/p' "$log" | head -1)
       [[ -n "$NTSD_PORT" ]] || fail "ntsd did not print its IPv4 address: $(cat "$log")"
       return 0
     fi

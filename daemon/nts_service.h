@@ -1,0 +1,62 @@
+#pragma once
+// The NTS half of the daemon: the cookie master keys (seed file, key ring,
+// rotation thread publishing KeySnapshots) and the NTS-KE server.
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "config/config.h"
+#include "crypto/key_ring.h"
+#include "crypto/key_snapshot.h"
+#include "daemon/options.h"
+#include "ke/demo_cert.h"
+#include "ke/ke_server.h"
+
+namespace ntsd::daemon {
+
+// The embedded default's NTS-KE port: unprivileged and not 4460, so a demo
+// does not collide with a real NTS server on the same host.
+constexpr uint16_t kEmbeddedKePort = 14460;
+
+class NtsService {
+ public:
+  // Loads or creates the seed, publishes the first key snapshot and starts
+  // the rotation thread. `config` null: the embedded default.
+  static std::unique_ptr<NtsService> start(const config::Config* config, const DaemonOptions& options,
+                                           std::string* error);
+  // Starts the NTS-KE server, which announces `ntp_port` in a Port record
+  // when it is not 123. The embedded default uses a demo certificate kept in
+  // the state folder and listens on loopback only.
+  bool start_ke(uint16_t ntp_port, std::string* error);
+  ~NtsService();
+
+  crypto::KeyPublisher& keys() { return *keys_; }
+  ke::KeServer& ke() { return *ke_; }
+  const std::optional<ke::DemoCertificate>& demo_certificate() const { return demo_; }
+  const std::string& seed_file() const { return seed_file_; }
+  int64_t current_key_epoch() const { return keys_->load()->current_epoch(); }
+  void stop();
+
+ private:
+  NtsService() = default;
+  void rotate_until_stopped();
+
+  std::unique_ptr<crypto::KeyRing> ring_;
+  std::unique_ptr<crypto::KeyPublisher> keys_;
+  std::unique_ptr<ke::KeServer> ke_;
+  std::optional<ke::DemoCertificate> demo_;
+  std::string seed_file_;
+  std::string state_dir_;
+  const config::Config* config_ = nullptr;
+  DaemonOptions options_;
+  std::atomic<bool> stop_{false};
+  std::thread rotation_;
+};
+
+// Where state lives: --state-dir, else the embedded default's
+// ${XDG_STATE_HOME:-~/.local/state}/ntsd, else /var/lib/ntsd with a config.
+std::string state_directory(const DaemonOptions& options, bool embedded_default);
+
+}  // namespace ntsd::daemon
