@@ -58,6 +58,10 @@ std::optional<ServePlan> make_serve_plan(const std::optional<config::Config>& co
     }
     if (config->listen.empty()) add_wildcards(config::IpFamily::kAny, &plan.server.listen);
     plan.server.port = config->ntp_port.value_or(123);
+    if (!config->restricts.empty()) {
+      plan.server.access = std::make_shared<const server::AccessTable>(config->restricts);
+    }
+    plan.server.rate_limit = server::rate_limit_params(*config);
     if (config->workers) plan.server.workers = *config->workers;
     // No upstream synchronisation yet: serve the host clock as a local
     // reference, like chrony's `local stratum 10`.

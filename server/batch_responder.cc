@@ -117,12 +117,19 @@ void BatchResponder::prepare(std::span<const Request> requests, const ServerStat
       reply.verdict = Verdict::drop(*why);
       continue;
     }
+    if (requests[i].kiss_rate) {
+      // RFC 5905 §7.4: a RATE kiss tells the client to slow down; plain and
+      // 48 bytes (never larger than the request), as NTPsec sends it.
+      write_kod_header(request, requests[i].rx_time, proto::refid_from_ascii("RATE"), reply.buffer);
+      reply.verdict = Verdict::reply(kNtpHeaderSize, ReplyKind::kKissRate);
+      continue;
+    }
     NtsShape shape;
     if (const DropReason why = classify(request, &s.parsed[s.nts_count], &shape);
         why != DropReason::kCount) {
       reply.verdict = Verdict::drop(why);
     } else if (shape == NtsShape::kNotNts) {
-      if (nts.require_nts) {
+      if (nts.require_nts || requests[i].nts_only) {
         reply.verdict = Verdict::drop(DropReason::kNtsRequired);
       } else if (reply.buffer.size() < kNtpHeaderSize) {
         reply.verdict = Verdict::drop(DropReason::kTooShort);

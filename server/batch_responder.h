@@ -26,6 +26,8 @@ constexpr size_t kMaxBatch = 64;
 struct Request {
   std::span<const uint8_t> bytes;
   proto::NtpTimestamp rx_time;
+  bool nts_only = false;   // `restrict … notrust`: a plain request is dropped
+  bool kiss_rate = false;  // over the rate limit with `kod`: answer KoD RATE
 };
 
 // A reply slot: `buffer` is request-sized (a reply is never larger), the

@@ -12,6 +12,7 @@ void WorkerCounters::count_reply(const Verdict& verdict) {
       cookie_key_age[static_cast<size_t>(verdict.key_age)].add();
       break;
     case ReplyKind::kNak: naks[static_cast<size_t>(verdict.nak)].add(); break;
+    case ReplyKind::kKissRate: kod_rate.add(); break;
   }
 }
 
@@ -31,6 +32,7 @@ void CounterTotals::add(const WorkerCounters& counters) {
   bytes_out += counters.bytes_out.get();
   batches += counters.batches.get();
   nts_replied += counters.nts_replied.get();
+  kod_rate += counters.kod_rate.get();
   for (size_t i = 0; i < dropped.size(); ++i) dropped[i] += counters.dropped[i].get();
   for (size_t i = 0; i < naks.size(); ++i) naks[i] += counters.naks[i].get();
   for (size_t i = 0; i < cookie_key_age.size(); ++i) {
@@ -45,7 +47,8 @@ std::string CounterTotals::to_line() const {
                      " bytes_in=" + std::to_string(bytes_in) +
                      " bytes_out=" + std::to_string(bytes_out) + " batches=" + std::to_string(batches) +
                      " nts_replied=" + std::to_string(nts_replied) +
-                     " nts_naks=" + std::to_string(naks_total());
+                     " nts_naks=" + std::to_string(naks_total()) +
+                     " kod_rate=" + std::to_string(kod_rate);
   for (size_t i = 0; i < naks.size(); ++i) {
     line += std::string(" nak_") + nak_reason_name(static_cast<NakReason>(i)) + "=" +
             std::to_string(naks[i]);

@@ -29,6 +29,7 @@ struct alignas(64) WorkerCounters {
   Counter bytes_out;
   Counter batches;
   Counter nts_replied;  // NTS-authenticated replies
+  Counter kod_rate;     // Kiss-o'-Death RATE replies
   std::array<Counter, static_cast<size_t>(DropReason::kCount)> dropped;
   std::array<Counter, static_cast<size_t>(NakReason::kCount)> naks;
   std::array<Counter, static_cast<size_t>(KeyAge::kCount)> cookie_key_age;
@@ -41,7 +42,7 @@ struct alignas(64) WorkerCounters {
 // A plain copy of counter values, summed over workers.
 struct CounterTotals {
   uint64_t received = 0, replied = 0, send_errors = 0, bytes_in = 0, bytes_out = 0, batches = 0;
-  uint64_t nts_replied = 0;
+  uint64_t nts_replied = 0, kod_rate = 0;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
   std::array<uint64_t, static_cast<size_t>(NakReason::kCount)> naks{};
   std::array<uint64_t, static_cast<size_t>(KeyAge::kCount)> cookie_key_age{};

@@ -73,7 +73,8 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
 
   const int cpus = online_cpus();
   for (int w = 0; w < workers; ++w) {
-    const WorkerShared shared{&state, &clock, options.keys, options.require_nts};
+    const WorkerShared shared{&state,         &clock,         options.keys, options.require_nts,
+                              options.access, options.rate_limit};
     auto worker = std::make_shared<Worker>(std::move(ios[w]), shared, *server->counters_[w]);
     Server* raw = server.get();
     server->threads_.emplace_back([worker, raw] { worker->run(raw->stop_); });

@@ -10,7 +10,9 @@
 
 #include "clock/clock.h"
 #include "crypto/key_snapshot.h"
+#include "server/access_control.h"
 #include "server/counters.h"
+#include "server/rate_limiter.h"
 #include "server/packet_io.h"
 #include "server/server_state.h"
 #include "server/udp_socket.h"
@@ -25,6 +27,8 @@ struct ServerOptions {
   bool pin_workers = true;
   crypto::KeyPublisher* keys = nullptr;  // cookie master keys; null: NTS requests are dropped
   bool require_nts = false;              // `nts require`
+  std::shared_ptr<const AccessTable> access;  // `restrict`; null: no restrictions
+  RateLimitParams rate_limit;                 // `discard average/minimum`
 };
 
 class Server {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/parser.h"
 #include "crypto/key_ring.h"
 #include "proto/ntp_packet.h"
 #include "server/nts_test_client.h"
@@ -64,9 +65,16 @@ std::vector<uint8_t> client_request(uint64_t transmit) {
 
 class ServerTest : public ::testing::TestWithParam<IoBackend> {
  protected:
-  std::unique_ptr<Server> start(int workers, crypto::KeyPublisher* keys = nullptr) {
+  std::unique_ptr<Server> start(int workers, crypto::KeyPublisher* keys = nullptr,
+                                const char* restrict_lines = nullptr) {
     ServerOptions options;
     options.keys = keys;
+    if (restrict_lines != nullptr) {
+      const auto parsed = config::parse_config_text(restrict_lines, "test.conf");
+      EXPECT_TRUE(parsed.config.has_value());
+      options.access = std::make_shared<const AccessTable>(parsed.config->restricts);
+      options.rate_limit = rate_limit_params(*parsed.config);
+    }
     Endpoint v4, v6;
     Endpoint::parse("127.0.0.1", &v4);
     Endpoint::parse("::1", &v6);
@@ -238,6 +246,50 @@ TEST_P(ServerTest, answers_nts_requests_and_naks_bad_cookies) {
   }));
   EXPECT_EQ(server->totals().naks[static_cast<size_t>(NakReason::kTampered)], 1u);
   EXPECT_EQ(server->totals().cookie_key_age[static_cast<size_t>(KeyAge::kCurrent)], 1u);
+}
+
+// restrict: `ignore` drops; `limited kod` rate-limits per client address —
+// one address sending from many source ports is one client, exactly, because
+// the steering program sends it to one worker — and answers KoD RATE.
+TEST_P(ServerTest, restrict_ignores_and_rate_limits_per_address_across_source_ports) {
+  auto server = start(3, nullptr,
+                      "restrict default kod limited\n"
+                      "restrict 127.0.0.2 ignore\n"
+                      "discard average 3 minimum 2\n");
+  ASSERT_NE(server, nullptr);
+  {
+    Client ignored("127.0.0.2");
+    ignored.send_to(server->port(), client_request(1));
+    EXPECT_TRUE(ignored.receive(300).empty());
+  }
+  // 30 requests back to back, each from a new source port of 127.0.0.3.
+  int served = 0, kissed = 0, silent = 0;
+  for (int i = 0; i < 30; ++i) {
+    Client client("127.0.0.3");
+    client.send_to(server->port(), client_request(100 + i));
+    const auto reply = client.receive(150);
+    if (reply.empty()) {
+      ++silent;
+    } else if (proto::parse_header(reply)->stratum == 0) {
+      EXPECT_EQ(proto::parse_header(reply)->reference_id, proto::refid_from_ascii("RATE"));
+      ++kissed;
+    } else {
+      ++served;
+    }
+  }
+  EXPECT_GE(kissed, 1);
+  EXPECT_GT(silent, 0);  // the KoD itself is rate-limited
+  ASSERT_TRUE(wait_for(*server, [](const CounterTotals& t) {
+    return t.received == 31 && t.replied + t.dropped_total() == 31;
+  }));
+  const CounterTotals totals = server->totals();
+  EXPECT_EQ(totals.dropped[static_cast<size_t>(DropReason::kRestricted)], 1u);
+  EXPECT_EQ(totals.kod_rate, static_cast<uint64_t>(kissed));
+  EXPECT_EQ(totals.dropped[static_cast<size_t>(DropReason::kRateLimited)],
+            static_cast<uint64_t>(silent));
+  // Back to back is under `discard minimum` (2 s): only the first passes. Had
+  // the table keyed on the source port, all 30 would have been served.
+  EXPECT_EQ(served, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::Values(IoBackend::kUring, IoBackend::kMmsg),

@@ -16,6 +16,8 @@ const char* drop_reason_name(DropReason reason) {
     case DropReason::kNtsNoRoom: return "nts_no_room";
     case DropReason::kNtsCryptoFailure: return "nts_crypto_failure";
     case DropReason::kNtsRequired: return "nts_required";
+    case DropReason::kRestricted: return "restricted";
+    case DropReason::kRateLimited: return "rate_limited";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -17,7 +17,9 @@ enum class DropReason : uint8_t {
   kNtsBadAuthenticator,  // the request's authenticator does not verify
   kNtsNoRoom,            // not even one fresh cookie fits in a reply no larger than the request
   kNtsCryptoFailure,     // sealing failed (random source): never expected
-  kNtsRequired,          // a plain request under `nts require`
+  kNtsRequired,          // a plain request under `nts require` or `restrict … notrust`
+  kRestricted,           // `restrict … ignore|noserve|version|flake`
+  kRateLimited,          // over the `limited` rate (no KoD, or the KoD itself limited)
   kCount,
 };
 
@@ -34,7 +36,7 @@ enum class NakReason : uint8_t {
 // Age of the master key that sealed an opened cookie, in rotation periods.
 enum class KeyAge : uint8_t { kCurrent, kPrevious, kOlder, kCount };
 
-enum class ReplyKind : uint8_t { kPlain, kNts, kNak };
+enum class ReplyKind : uint8_t { kPlain, kNts, kNak, kKissRate };
 
 const char* drop_reason_name(DropReason reason);
 const char* nak_reason_name(NakReason reason);

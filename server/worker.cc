@@ -8,6 +8,7 @@ Worker::Worker(std::unique_ptr<PacketIo> io, const WorkerShared& shared, WorkerC
     : io_(std::move(io)),
       shared_(shared),
       counters_(counters),
+      gate_(shared.access, shared.rate_limit),
       rx_(kBatchSize),
       requests_(kBatchSize),
       replies_(kBatchSize),
@@ -49,7 +50,14 @@ size_t Worker::run_once(int timeout_ms) {
       continue;
     }
     const int64_t rx_ns = packet.rx_unix_ns != 0 ? packet.rx_unix_ns : batch_time_ns;
-    requests_[count] = {packet.payload, proto::ntp_from_unix_ns(rx_ns)};
+    const Admission admission = gate_.check(packet.peer, packet.payload, rx_ns);
+    if (admission.admit == Admit::kDrop) {
+      counters_.count_drop(admission.reason);
+      continue;
+    }
+    requests_[count] = {packet.payload, proto::ntp_from_unix_ns(rx_ns),
+                        admission.admit == Admit::kServeNtsOnly,
+                        admission.admit == Admit::kKissRate};
     replies_[count] = {std::span<uint8_t>(reply_buffers_[count].data(), packet.payload.size()), {}};
     rx_index_[count] = i;
     ++count;

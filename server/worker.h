@@ -9,6 +9,7 @@
 
 #include "clock/clock.h"
 #include "crypto/key_snapshot.h"
+#include "server/admission.h"
 #include "server/batch_responder.h"
 #include "server/counters.h"
 #include "server/packet_io.h"
@@ -23,6 +24,8 @@ struct WorkerShared {
   const clock::Clock* clock = nullptr;
   crypto::KeyPublisher* keys = nullptr;  // null: NTS off
   bool require_nts = false;
+  std::shared_ptr<const AccessTable> access;  // `restrict` lines; null: none
+  RateLimitParams rate_limit;                 // `discard`
 };
 
 class Worker {
@@ -40,6 +43,7 @@ class Worker {
   WorkerCounters& counters_;
   crypto::SnapshotPublisherBase::ReaderId reader_ = crypto::SnapshotPublisherBase::kNoReader;
   BatchResponder responder_;
+  Gate gate_;
   std::vector<RxPacket> rx_;
   std::vector<Request> requests_;
   std::vector<Reply> replies_;
