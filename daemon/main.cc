@@ -2,6 +2,7 @@
 // plane, then wait for signals: SIGINT/SIGTERM stop, SIGUSR1 dumps counters.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -115,8 +116,13 @@ int main(int argc, char** argv) {
     if (const auto& demo = nts->demo_certificate()) {
       log_line("demo certificate%s: clients must trust %s", demo->created ? " created" : "",
                demo->ca_file.c_str());
-      log_line("try it with chronyd -Q -u root -f FILE, FILE holding: %s",
-               ntsd::ke::chrony_demo_line(*demo, "127.0.0.1", nts->ke().port(), server->port()).c_str());
+      log_line("try it: chronyd -Q -u root -f /ABSOLUTE/chrony.conf, the file holding these lines:");
+      std::string lines = ntsd::ke::chrony_demo_line(*demo, "127.0.0.1", nts->ke().port(), server->port());
+      for (size_t start = 0; start < lines.size();) {
+        const size_t end = std::min(lines.find('\n', start), lines.size());
+        if (end > start) log_line("    %s", lines.substr(start, end - start).c_str());
+        start = end + 1;
+      }
     }
   } else {
     log_line("NTS is off (no `nts enable`): NTS requests are dropped and counted");
