@@ -292,6 +292,37 @@ TEST_P(ServerTest, restrict_ignores_and_rate_limits_per_address_across_source_po
   EXPECT_EQ(served, 1);
 }
 
+// A key rotation in the middle of a session: the client's cookie (sealed
+// before) still opens (key age "previous"), no NAK, and the fresh cookie it
+// gets back is sealed with the new key.
+TEST_P(ServerTest, key_rotation_mid_session_causes_no_nak) {
+  const std::vector<uint8_t> seed(32, 3);
+  crypto::KeyRing ring(seed, 3600);
+  const int64_t now = kSimulatedNow / 1'000'000'000;
+  crypto::KeyPublisher keys(ring.snapshot_at(now));
+  auto server = start(2, &keys);
+  ASSERT_NE(server, nullptr);
+  auto session = testing::make_session(keys.load()->current(), 31);
+  const std::vector<uint8_t> uid(32, 0x31);
+  Client client;
+  for (int round = 0; round < 4; ++round) {
+    if (round == 2) keys.publish(ring.snapshot_at(now + 3600, keys.load()));  // rotate
+    client.send_to(server->port(), testing::make_nts_request(session, 500 + round, uid));
+    const auto reply = client.receive();
+    const auto checked = testing::check_nts_reply(session, reply);
+    ASSERT_TRUE(checked.authentic) << "round " << round;
+    ASSERT_EQ(checked.cookies.size(), 1u);
+    session.cookie = checked.cookies[0];  // as a client does: use the fresh cookie next
+  }
+  ASSERT_TRUE(wait_for(*server, [](const CounterTotals& t) { return t.nts_replied == 4; }));
+  const CounterTotals totals = server->totals();
+  EXPECT_EQ(totals.naks_total(), 0u);
+  // Rounds 0, 1 and 3 used current-key cookies; round 2 the cookie sealed just
+  // before the rotation.
+  EXPECT_EQ(totals.cookie_key_age[static_cast<size_t>(KeyAge::kPrevious)], 1u);
+  EXPECT_EQ(totals.cookie_key_age[static_cast<size_t>(KeyAge::kCurrent)], 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::Values(IoBackend::kUring, IoBackend::kMmsg),
                          [](const auto& info) {
                            return std::string(info.param == IoBackend::kUring ? "uring" : "mmsg");
