@@ -164,7 +164,8 @@ NTSD_AESNI static void run_single(Lane* const* lanes) {
 
 template <bool kSingle>
 NTSD_AESNI static void run_lanes_aesni(Lane* const* order, size_t n) {
-  static Lane dummy = {rk128(kZeroSchedule), nullptr, kZeroBlock, 0, 0, {}, {}};
+  // Per call, not static: every thread that seals writes into its idle lanes.
+  Lane dummy = {rk128(kZeroSchedule), nullptr, kZeroBlock, 0, 0, {}, {}};
   size_t i = 0;
   for (; i + 8 <= n; i += 8) kSingle ? run_single<8>(order + i) : run_group<8>(order + i);
   const size_t r = n - i;

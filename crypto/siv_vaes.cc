@@ -159,7 +159,8 @@ NTSD_VAES void run(Lane* const* lanes, bool single) {
 }  // namespace
 
 NTSD_VAES void run_lanes_vaes(Lane* const* order, size_t n, bool single) {
-  static Lane dummy = {
+  // Per call, not static: every thread that seals writes into its idle lanes.
+  Lane dummy = {
       reinterpret_cast<const __m128i*>(kZeroSchedule), nullptr, kZeroBlock, 0, 0, {}, {}};
   size_t i = 0;
   for (; i + 16 <= n; i += 16) run<8>(order + i, single);
