@@ -31,6 +31,7 @@ require_chronyd() {
 start_ntsd() {
   local log="$1"
   shift
+  : >"$log"  # exists before the background child opens it, for the polling below
   "$NTSD" --port 0 "$@" >"$log" 2>&1 &
   NTSD_PID=$!
   STARTED_PIDS+=("$NTSD_PID")
