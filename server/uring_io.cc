@@ -111,6 +111,8 @@ class UringIo final : public PacketIo {
   const char* name() const override { return "io_uring"; }
 
   size_t receive_batch(std::span<RxPacket> out, int timeout_ms) override {
+    release_batch();  // buffers of a round that yielded no packet (a no-op otherwise)
+    rearm_finished_receives();
     drain_completions();
     if (completion_count_ == 0) {
       __kernel_timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
@@ -160,14 +162,6 @@ class UringIo final : public PacketIo {
     }
     io_uring_buf_ring_advance(buf_ring_, static_cast<int>(released_count_));
     released_count_ = 0;
-    // A multishot receive stops when the buffer ring ran dry (ENOBUFS) or on
-    // error; re-arm it now that buffers are back. Submitted with the next wait.
-    for (size_t i = 0; i < sockets_.size(); ++i) {
-      if (rearm_[i]) {
-        rearm_[i] = false;
-        arm(i);
-      }
-    }
   }
 
   uint64_t take_send_errors() override {
@@ -186,6 +180,19 @@ class UringIo final : public PacketIo {
       sqe = io_uring_get_sqe(&ring_);
     }
     return sqe;
+  }
+
+  // A multishot receive stops when the buffer ring ran dry (ENOBUFS) or on
+  // error. Every buffer handed out has been released by the time the next
+  // round starts, so re-arm then, whether or not the last round had packets;
+  // the SQE goes out with the round's wait.
+  void rearm_finished_receives() {
+    for (size_t i = 0; i < sockets_.size(); ++i) {
+      if (rearm_[i]) {
+        rearm_[i] = false;
+        arm(i);
+      }
+    }
   }
 
   void arm(size_t socket_index) {

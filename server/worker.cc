@@ -30,9 +30,6 @@ size_t Worker::run_once(int timeout_ms) {
   const bool has_keys = reader_ != crypto::SnapshotPublisherBase::kNoReader;
   const size_t received = io_->receive_batch(rx_, timeout_ms);
   if (received == 0) {
-    // A round can end with no datagram but with a finished multishot
-    // receive (e.g. the buffer ring ran dry): release re-arms it.
-    io_->release_batch();
     if (has_keys) shared_.keys->quiescent(reader_);
     return 0;
   }
