@@ -27,15 +27,20 @@ sigset_t handled_signals() {
   return set;
 }
 
+// Errors and warnings of a parse, one `FILE:LINE: …` line each, on stderr.
+void print_parse_problems(const ntsd::config::ParseResult& result) {
+  for (const std::string& line : result.errors) std::fprintf(stderr, "%s\n", line.c_str());
+  for (const std::string& line : result.warnings) std::fprintf(stderr, "%s\n", line.c_str());
+}
+
 int check_config(const std::string& path) {
   const auto result = ntsd::config::parse_config_file(path);
+  print_parse_problems(result);
   if (!result.config) {
-    for (const std::string& error : result.errors) std::fprintf(stderr, "%s\n", error.c_str());
     std::fprintf(stderr, "ntsd: %s: %zu error(s); nothing applied\n", path.c_str(),
                  result.errors.size());
     return 1;
   }
-  for (const std::string& warning : result.warnings) std::fprintf(stderr, "%s\n", warning.c_str());
   std::printf("%s: OK\n", path.c_str());
   return 0;
 }
@@ -51,13 +56,12 @@ int main(int argc, char** argv) {
   std::optional<ntsd::config::Config> config;
   if (!options->config_path.empty()) {
     auto result = ntsd::config::parse_config_file(options->config_path);
+    print_parse_problems(result);
     if (!result.config) {
-      for (const std::string& error : result.errors) std::fprintf(stderr, "%s\n", error.c_str());
       log_line("not started: %s has %zu error(s)", options->config_path.c_str(),
                result.errors.size());
       return 1;
     }
-    for (const std::string& warning : result.warnings) log_line("%s", warning.c_str());
     config = std::move(result.config);
   }
   std::string error;

@@ -1,12 +1,9 @@
 #include "daemon/nts_service.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 
 #include "crypto/seed_file.h"
 #include "daemon/log.h"
@@ -16,16 +13,16 @@ namespace {
 
 int64_t unix_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 
-bool make_directory(const std::string& path, std::string* error) {
-  // mkdir -p with mode 0700: the folder holds the seed and a private key.
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      const std::string prefix = path.substr(0, i);
-      if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-        *error = "cannot create " + prefix + ": " + std::strerror(errno);
-        return false;
-      }
-    }
+// Creates the state folder (and its parents); a new folder gets mode 0700,
+// since it holds the seed and a private key.
+bool make_state_directory(const std::string& path, std::string* error) {
+  std::error_code ec;
+  if (std::filesystem::create_directories(path, ec)) {
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
+  }
+  if (ec) {
+    *error = "cannot create " + path + ": " + ec.message();
+    return false;
   }
   return true;
 }
@@ -61,7 +58,7 @@ std::unique_ptr<NtsService> NtsService::start(const config::Config* config, cons
   // Master keys: derived from a seed (fleet mode: `nts keyseed FILE`
   // distributed by the operator; standalone: generated once and kept).
   service->seed_file_ = !nts.keyseed.empty() ? nts.keyseed : state_dir + "/keyseed";
-  if (nts.keyseed.empty() && !make_directory(state_dir, error)) return nullptr;
+  if (nts.keyseed.empty() && !make_state_directory(state_dir, error)) return nullptr;
   std::string seed_error;
   const auto seed = nts.keyseed.empty() ? crypto::load_or_create_seed(service->seed_file_, seed_error)
                                         : crypto::read_seed_file(service->seed_file_, seed_error);
