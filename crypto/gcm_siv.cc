@@ -4,47 +4,15 @@
 
 #include <cstring>
 
+#include "crypto/aes_ni.h"
 #include "crypto/cpu.h"
-
-#define NTSD_AESNI __attribute__((target("aes,pclmul,sse4.1,ssse3")))
 
 namespace ntsd::crypto {
 namespace {
 
-NTSD_AESNI inline __m128i load(const uint8_t* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
-NTSD_AESNI inline void store(uint8_t* p, __m128i v) {
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
-}
-
-NTSD_AESNI inline __m128i expand_step(__m128i key, __m128i assist) {
-  assist = _mm_shuffle_epi32(assist, 0xff);
-  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
-  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
-  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
-  return _mm_xor_si128(key, assist);
-}
-
-NTSD_AESNI void expand(__m128i k, __m128i rk[11]) {
-  rk[0] = k;
-  rk[1] = expand_step(rk[0], _mm_aeskeygenassist_si128(rk[0], 0x01));
-  rk[2] = expand_step(rk[1], _mm_aeskeygenassist_si128(rk[1], 0x02));
-  rk[3] = expand_step(rk[2], _mm_aeskeygenassist_si128(rk[2], 0x04));
-  rk[4] = expand_step(rk[3], _mm_aeskeygenassist_si128(rk[3], 0x08));
-  rk[5] = expand_step(rk[4], _mm_aeskeygenassist_si128(rk[4], 0x10));
-  rk[6] = expand_step(rk[5], _mm_aeskeygenassist_si128(rk[5], 0x20));
-  rk[7] = expand_step(rk[6], _mm_aeskeygenassist_si128(rk[6], 0x40));
-  rk[8] = expand_step(rk[7], _mm_aeskeygenassist_si128(rk[7], 0x80));
-  rk[9] = expand_step(rk[8], _mm_aeskeygenassist_si128(rk[8], 0x1b));
-  rk[10] = expand_step(rk[9], _mm_aeskeygenassist_si128(rk[9], 0x36));
-}
-
-NTSD_AESNI inline __m128i encrypt1(const __m128i* rk, __m128i x) {
-  x = _mm_xor_si128(x, rk[0]);
-  for (int r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, rk[r]);
-  return _mm_aesenclast_si128(x, rk[10]);
-}
+using aes_ni::encrypt1;
+using aes_ni::load;
+using aes_ni::store;
 
 // POLYVAL's dot(a, b) = a·b·x^-128 in GF(2^128) mod x^128+x^127+x^126+x^121+1
 // (RFC 8452 §3), with POLYVAL's little-endian bit order, which is carry-less
@@ -90,7 +58,7 @@ NTSD_AESNI void derive(const GcmSivKey& key, const uint8_t* nonce, __m128i& auth
     out[i] = encrypt1(rk, load(block));
   }
   auth = _mm_unpacklo_epi64(out[0], out[1]);
-  expand(_mm_unpacklo_epi64(out[2], out[3]), enc_rk);
+  aes_ni::expand128(_mm_unpacklo_epi64(out[2], out[3]), enc_rk);
 }
 
 NTSD_AESNI __m128i tag_of(__m128i auth, const __m128i* enc_rk, const uint8_t* nonce, Bytes ad,
@@ -155,7 +123,7 @@ NTSD_AESNI bool open_impl(const GcmSivKey& key, Bytes ad, Bytes nonce, Bytes sea
 
 NTSD_AESNI void expand_kgk(const uint8_t* key, GcmSivKey& out) {
   __m128i rk[11];
-  expand(load(key), rk);
+  aes_ni::expand128(load(key), rk);
   for (int i = 0; i < 11; ++i) store(out.rk[i], rk[i]);
 }
 

@@ -1,5 +1,7 @@
 #include "crypto/nonce_source.h"
 
+#include "crypto/aes_ni.h"
+
 #include <immintrin.h>
 #include <openssl/rand.h>
 #include <string.h>  // explicit_bzero
@@ -9,7 +11,6 @@
 #include "crypto/cpu.h"
 #include "crypto/gcm_siv.h"
 
-#define NTSD_AESNI __attribute__((target("aes,pclmul,sse4.1,ssse3")))
 
 namespace ntsd::crypto {
 namespace {

@@ -8,52 +8,26 @@
 #include <cstddef>
 #include <cstring>
 
+#include "crypto/aes_ni.h"
 #include "crypto/cpu.h"
 #include "crypto/siv_lane.h"
 
-// Intrinsics are enabled per function, never per file or globally: this file
-// is built for baseline x86-64 and only reached through a CPUID check.
-#define NTSD_AESNI __attribute__((target("aes,pclmul,sse4.1,ssse3")))
+// Intrinsics are enabled per function (NTSD_AESNI, aes_ni.h), never per file
+// or globally: this file is built for baseline x86-64 and only reached
+// through a CPUID check.
 
 namespace ntsd::crypto {
 namespace siv_internal {
 
-NTSD_AESNI static inline __m128i load(const uint8_t* p) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
-NTSD_AESNI static inline void store(uint8_t* p, __m128i v) {
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
-}
-
-NTSD_AESNI static inline __m128i expand_step(__m128i key, __m128i assist) {
-  assist = _mm_shuffle_epi32(assist, 0xff);
-  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
-  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
-  key = _mm_xor_si128(key, _mm_slli_si128(key, 4));
-  return _mm_xor_si128(key, assist);
-}
+using aes_ni::encrypt1;
+using aes_ni::expand_step;
+using aes_ni::load;
+using aes_ni::store;
 
 NTSD_AESNI void expand128(const uint8_t* key, uint8_t out[11][16]) {
   __m128i rk[11];
-  rk[0] = load(key);
-  // aeskeygenassist needs the round constant as an immediate, hence no loop.
-  rk[1] = expand_step(rk[0], _mm_aeskeygenassist_si128(rk[0], 0x01));
-  rk[2] = expand_step(rk[1], _mm_aeskeygenassist_si128(rk[1], 0x02));
-  rk[3] = expand_step(rk[2], _mm_aeskeygenassist_si128(rk[2], 0x04));
-  rk[4] = expand_step(rk[3], _mm_aeskeygenassist_si128(rk[3], 0x08));
-  rk[5] = expand_step(rk[4], _mm_aeskeygenassist_si128(rk[4], 0x10));
-  rk[6] = expand_step(rk[5], _mm_aeskeygenassist_si128(rk[5], 0x20));
-  rk[7] = expand_step(rk[6], _mm_aeskeygenassist_si128(rk[6], 0x40));
-  rk[8] = expand_step(rk[7], _mm_aeskeygenassist_si128(rk[7], 0x80));
-  rk[9] = expand_step(rk[8], _mm_aeskeygenassist_si128(rk[8], 0x1b));
-  rk[10] = expand_step(rk[9], _mm_aeskeygenassist_si128(rk[9], 0x36));
+  aes_ni::expand128(load(key), rk);
   for (int i = 0; i < 11; ++i) store(out[i], rk[i]);
-}
-
-NTSD_AESNI static inline __m128i encrypt1(const __m128i* rk, __m128i x) {
-  x = _mm_xor_si128(x, rk[0]);
-  for (int r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, rk[r]);
-  return _mm_aesenclast_si128(x, rk[10]);
 }
 
 // Doubling in GF(2^128) on a big-endian block (RFC 5297 §2.3), branch-free.
