@@ -40,13 +40,15 @@ bool batchable(const SessionKeys& k) {
   return k.aead == AeadId::kAesSivCmac256 && k.key_length == 32 && cpu_features().aesni;
 }
 
-}  // namespace
-
-void verify_authenticators_batched(std::span<const AuthToVerify> requests,
-                                   std::span<const SessionKeys> keys, std::span<bool> ok) {
-  for (size_t base = 0; base < requests.size(); base += kSivBatch) {
-    const size_t n = std::min(kSivBatch, requests.size() - base);
-    // Session keys come out of cookies, so each is expanded here, once.
+// Runs a batch in chunks of kSivBatch: AEAD-15 items through the interleaved
+// SIV engine, the rest one by one. `describe` fills an item's SivJob and
+// returns its session key (expanded here, once, since session keys come out of
+// cookies) and whether the job needs the CTR half of that key.
+template <typename Item, typename OneByOne, typename Describe, typename RunJobs>
+void run_in_batches(std::span<const Item> items, std::span<const SessionKeys> keys,
+                    std::span<bool> ok, OneByOne one_by_one, Describe describe, RunJobs run_jobs) {
+  for (size_t base = 0; base < items.size(); base += kSivBatch) {
+    const size_t n = std::min(kSivBatch, items.size() - base);
     SivKey expanded[kSivBatch];
     SivKey* key_ptr[kSivBatch];
     Bytes raw[kSivBatch];
@@ -55,28 +57,22 @@ void verify_authenticators_batched(std::span<const AuthToVerify> requests,
     size_t m = 0;
     bool with_ctr = false;
     for (size_t i = 0; i < n; ++i) {
-      const AuthToVerify& r = requests[base + i];
+      const Item& item = items[base + i];
       const SessionKeys& k = keys[base + i];
       if (!batchable(k)) {
-        ok[base + i] = open_one(r, k);
+        ok[base + i] = one_by_one(item, k);
         continue;
       }
-      // Requests normally carry a tag only; K2 (CTR) is expanded only if some carry encrypted
-      // fields.
-      with_ctr = with_ctr || r.sealed.size() > kAeadTagLength;
-      raw[m] = k.c2s_key();
-      key_ptr[m] = &expanded[m];
       SivJob& job = jobs[m];
+      bool needs_ctr = false;
+      raw[m] = describe(item, k, job, needs_ctr);
+      with_ctr = with_ctr || needs_ctr;
+      key_ptr[m] = &expanded[m];
       job.key = &expanded[m];
-      job.ad[0] = r.ad;
-      job.ad_count = 1;
-      job.nonce = r.nonce;
-      job.input = r.sealed;
-      job.output = r.plaintext_out;
       idx[m++] = base + i;
     }
     siv_expand_session_keys(std::span<const Bytes>(raw, m), key_ptr, with_ctr);
-    siv_open_batch(std::span<SivJob>(jobs, m));
+    run_jobs(std::span<SivJob>(jobs, m));
     for (size_t j = 0; j < m; ++j) {
       ok[idx[j]] = jobs[j].ok;
       siv_wipe_session_key(expanded[j]);
@@ -84,41 +80,40 @@ void verify_authenticators_batched(std::span<const AuthToVerify> requests,
   }
 }
 
+}  // namespace
+
+void verify_authenticators_batched(std::span<const AuthToVerify> requests,
+                                   std::span<const SessionKeys> keys, std::span<bool> ok) {
+  run_in_batches(
+      requests, keys, ok, open_one,
+      [](const AuthToVerify& r, const SessionKeys& k, SivJob& job, bool& needs_ctr) {
+        // Requests normally carry a tag only; K2 (CTR) is expanded only if
+        // some carry encrypted fields.
+        needs_ctr = r.sealed.size() > kAeadTagLength;
+        job.ad[0] = r.ad;
+        job.ad_count = 1;
+        job.nonce = r.nonce;
+        job.input = r.sealed;
+        job.output = r.plaintext_out;
+        return k.c2s_key();
+      },
+      siv_open_batch);
+}
+
 void seal_replies_batched(std::span<const ReplyToSeal> replies, std::span<const SessionKeys> keys,
                           std::span<bool> ok) {
-  for (size_t base = 0; base < replies.size(); base += kSivBatch) {
-    const size_t n = std::min(kSivBatch, replies.size() - base);
-    SivKey expanded[kSivBatch];
-    SivKey* key_ptr[kSivBatch];
-    Bytes raw[kSivBatch];
-    SivJob jobs[kSivBatch];
-    size_t idx[kSivBatch];
-    size_t m = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const ReplyToSeal& r = replies[base + i];
-      const SessionKeys& k = keys[base + i];
-      if (!batchable(k)) {
-        ok[base + i] = seal_one(r, k);
-        continue;
-      }
-      raw[m] = k.s2c_key();
-      key_ptr[m] = &expanded[m];
-      SivJob& job = jobs[m];
-      job.key = &expanded[m];
-      job.ad[0] = r.ad;
-      job.ad_count = 1;
-      job.nonce = r.nonce;
-      job.input = r.plaintext;
-      job.output = r.out;
-      idx[m++] = base + i;
-    }
-    siv_expand_session_keys(std::span<const Bytes>(raw, m), key_ptr, true);
-    siv_seal_batch(std::span<SivJob>(jobs, m));
-    for (size_t j = 0; j < m; ++j) {
-      ok[idx[j]] = jobs[j].ok;
-      siv_wipe_session_key(expanded[j]);
-    }
-  }
+  run_in_batches(
+      replies, keys, ok, seal_one,
+      [](const ReplyToSeal& r, const SessionKeys& k, SivJob& job, bool& needs_ctr) {
+        needs_ctr = true;
+        job.ad[0] = r.ad;
+        job.ad_count = 1;
+        job.nonce = r.nonce;
+        job.input = r.plaintext;
+        job.output = r.out;
+        return k.s2c_key();
+      },
+      siv_seal_batch);
 }
 
 }  // namespace ntsd::crypto
