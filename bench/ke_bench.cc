@@ -25,6 +25,7 @@
 #include "crypto/key_ring.h"
 #include "ke/ke_server.h"
 #include "ke/test_client.h"
+#include "ke/test_options.h"
 #include "ke/test_pki.h"
 
 namespace {
@@ -49,12 +50,7 @@ Result run(const ke::testing::TestPki& pki, double seconds, int clients) {
   const std::vector<uint8_t> seed(32, 1);
   crypto::KeyRing ring(seed);
   crypto::KeyPublisher keys(ring.snapshot_at(std::time(nullptr)));
-  ke::KeOptions opts;
-  opts.tls.cert_file = pki.cert;
-  opts.tls.key_file = pki.key;
-  opts.listen = {"127.0.0.1"};
-  opts.port = 0;
-  opts.threads = 1;
+  ke::KeOptions opts = ke::testing::loopback_options(pki);
   opts.rate_limit.per_second = 0;  // one client address makes every session
   opts.reload_poll = std::chrono::milliseconds(0);
   std::string error;

@@ -19,6 +19,7 @@
 #include "crypto/key_ring.h"
 #include "ke/negotiate.h"
 #include "ke/test_client.h"
+#include "ke/test_options.h"
 #include "ke/test_pki.h"
 #include "proto/ke_record.h"
 
@@ -65,11 +66,7 @@ class KeServerTest : public ::testing::Test {
 
   void SetUp() override {
     keys_ = make_keys();
-    opts_.tls.cert_file = pki_->cert;
-    opts_.tls.key_file = pki_->key;
-    opts_.listen = {"127.0.0.1"};
-    opts_.port = 0;
-    opts_.threads = 2;
+    opts_ = testing::loopback_options(*pki_, 2);
     opts_.reload_poll = 0ms;
   }
   void TearDown() override {

@@ -26,6 +26,7 @@
 #include "proto/extension_field.h"
 
 #include "ke/ke_server.h"
+#include "ke/test_options.h"
 #include "ke/test_pki.h"
 #include "tests/interop/interop_util.h"
 
@@ -69,12 +70,7 @@ TEST(ChronyInterop, ChronydGetsCookiesFromNtsd) {
       if (n > 0) requests.emplace_back(buf, buf + n);
     }
   });
-  ke::KeOptions opts;
-  opts.tls.cert_file = pki.cert;
-  opts.tls.key_file = pki.key;
-  opts.listen = {"127.0.0.1"};
-  opts.port = 0;
-  opts.threads = 1;
+  ke::KeOptions opts = ke::testing::loopback_options(pki);
   opts.ntp_port = ntp_port;
   auto server = ke::KeServer::start(opts, *keys, &error);
   ASSERT_TRUE(server) << error;

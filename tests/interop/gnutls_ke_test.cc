@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "ke/ke_server.h"
+#include "ke/test_options.h"
 #include "ke/test_pki.h"
 #include "tests/interop/interop_util.h"
 
@@ -21,12 +22,7 @@ TEST(GnutlsInterop, HandshakeWithAlpnAndCookies) {
                                          &error))
       << error;
   auto keys = test_keys();
-  ke::KeOptions opts;
-  opts.tls.cert_file = pki.cert;
-  opts.tls.key_file = pki.key;
-  opts.listen = {"127.0.0.1"};
-  opts.port = 0;
-  opts.threads = 1;
+  const ke::KeOptions opts = ke::testing::loopback_options(pki);
   auto server = ke::KeServer::start(opts, *keys, &error);
   ASSERT_TRUE(server) << error;
 
