@@ -30,13 +30,8 @@ epoch_start=$(sed -n 's/.*cookie keys from .* (epoch \([0-9]*\)).*/\1/p' "$dir/n
 cat >"$dir/chrony.conf" <<CONF
 server 127.0.0.1 nts ntsport $NTSD_KE_PORT minpoll 0 maxpoll 0
 ntstrustedcerts $state/demo-pki/ca.pem
-pidfile $dir/chronyd.pid
-driftfile $dir/drift
-ntsdumpdir $dir
-cmdport 0
-logdir $dir
-log measurements
 CONF
+chrony_conf_common "$dir" >>"$dir/chrony.conf"
 "$CHRONYD" -x -d -u root -f "$dir/chrony.conf" -L 0 >"$dir/chronyd.out" 2>&1 &
 chrony_pid=$!
 STARTED_PIDS+=("$chrony_pid")
@@ -63,9 +58,7 @@ echo "$samples" | awk '
   $6 != "111" || $7 != "111" { print "sample failed chrony packet tests: " $0; bad = 1 }
   END { exit bad }' || fail "a sample failed chrony's packet or authentication tests"
 
-kill -USR1 "$NTSD_PID"
-for _ in $(seq 1 50); do grep -q '^ntsd: counters:' "$dir/ntsd.log" && break; sleep 0.1; done
-counters=$(grep '^ntsd: counters:' "$dir/ntsd.log" | tail -1)
+counters=$(ntsd_counters "$dir/ntsd.log")
 [[ "$counters" == *" nts_naks=0 "* ]] || fail "NAKs during the rotation: $counters"
 [[ "$counters" == *" dropped=0 "* ]] || fail "requests dropped: $counters"
 [[ "$counters" =~ cookie_key_previous=([0-9]+) ]] && [[ ${BASH_REMATCH[1]} -ge 1 ]] \

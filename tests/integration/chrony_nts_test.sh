@@ -22,13 +22,8 @@ for backend in uring mmsg; do
   cat >"$dir/chrony.conf" <<CONF
 server 127.0.0.1 nts ntsport $NTSD_KE_PORT iburst minpoll -2 maxpoll -2 maxsamples 6
 ntstrustedcerts $ca
-pidfile $dir/chronyd.pid
-driftfile $dir/drift
-ntsdumpdir $dir
-cmdport 0
-logdir $dir
-log measurements
 CONF
+  chrony_conf_common "$dir" >>"$dir/chrony.conf"
   timeout 60 "$CHRONYD" -Q -u root -f "$dir/chrony.conf" -L 0 >"$dir/chronyd.out" 2>&1 \
     || fail "$backend: chronyd -Q failed: $(cat "$dir/chronyd.out")"
   wrong_by=$(sed -n 's/.*System clock wrong by \([-0-9.e]*\) seconds.*/\1/p' "$dir/chronyd.out")
@@ -43,9 +38,7 @@ CONF
     { off = $12 + 0; if (off > 0.001 || off < -0.001) { print b ": offset " $12 ": " $0; bad = 1 } }
     END { exit bad }' || fail "$backend: bad sample"
 
-  kill -USR1 "$NTSD_PID"
-  for _ in $(seq 1 50); do grep -q '^ntsd: counters:' "$dir/ntsd.log" && break; sleep 0.1; done
-  counters=$(grep '^ntsd: counters:' "$dir/ntsd.log" | tail -1)
+  counters=$(ntsd_counters "$dir/ntsd.log")
   [[ "$counters" =~ nts_replied=([0-9]+) ]] && [[ ${BASH_REMATCH[1]} -ge 3 ]] \
     || fail "$backend: ntsd counted too few NTS replies: $counters"
   [[ "$counters" == *" nts_naks=0 "* ]] || fail "$backend: NAKs sent: $counters"

@@ -18,12 +18,8 @@ for backend in uring mmsg; do
   cat >"$dir/chrony.conf" <<CONF
 server 127.0.0.1 port $NTSD_PORT iburst minpoll -2 maxpoll -2 maxsamples 6
 server ::1 port $NTSD_PORT iburst minpoll -2 maxpoll -2 maxsamples 6
-pidfile $dir/chronyd.pid
-driftfile $dir/drift
-cmdport 0
-logdir $dir
-log measurements
 CONF
+  chrony_conf_common "$dir" >>"$dir/chrony.conf"
   timeout 60 "$CHRONYD" -Q -u root -f "$dir/chrony.conf" -L 0 >"$dir/chronyd.out" 2>&1 \
     || fail "$backend: chronyd -Q failed: $(cat "$dir/chronyd.out")"
   # "System clock wrong by -0.000012 seconds (ignored)"
@@ -44,9 +40,8 @@ CONF
   done
   echo "$backend: chronyd measured offset $wrong_by s; $(grep -c . "$dir/measurements.log") log lines"
 
-  kill -USR1 "$NTSD_PID"
-  for _ in $(seq 1 50); do grep -q '^ntsd: counters:' "$dir/ntsd.log" && break; sleep 0.1; done
-  grep -q '^ntsd: counters: received=[1-9]' "$dir/ntsd.log" || fail "$backend: SIGUSR1 printed no counters"
+  [[ "$(ntsd_counters "$dir/ntsd.log")" == "ntsd: counters: received="[1-9]* ]] \
+    || fail "$backend: SIGUSR1 printed no counters"
   stop_ntsd "$dir/ntsd.log"
 done
 echo PASS

@@ -152,9 +152,7 @@ $(report)"
   fi
 
   # ntsd's side: NTS replies counted, no NAK, and the NTS-KE handshake.
-  kill -USR1 "$NTSD_PID"
-  for _ in $(seq 1 50); do grep -q '^ntsd: counters:' "$dir/ntsd.log" && break; sleep 0.1; done
-  counters=$(grep '^ntsd: counters:' "$dir/ntsd.log" | tail -1)
+  counters=$(ntsd_counters "$dir/ntsd.log")
   [[ "$counters" =~ nts_replied=([0-9]+) ]] && [[ ${BASH_REMATCH[1]} -ge $good ]] \
     || fail "$backend: ntsd counted fewer NTS replies than ntpd's $good good ones: $counters"
   [[ "$counters" == *" nts_naks=0 "* ]] || fail "$backend: NAKs sent: $counters"

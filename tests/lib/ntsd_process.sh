@@ -57,3 +57,32 @@ stop_ntsd() {
   [[ $status -eq 0 ]] || fail "ntsd exited with $status after SIGTERM: $(cat "$log")"
   grep -q '^ntsd: stopped; counters:' "$log" || fail "no final counters line: $(cat "$log")"
 }
+
+# chrony_conf_common DIR: the chrony.conf lines every test shares — all state
+# and logs in DIR, no command port, one measurement per sample in
+# DIR/measurements.log.
+chrony_conf_common() {
+  local dir="$1"
+  cat <<CONF
+pidfile $dir/chronyd.pid
+driftfile $dir/drift
+ntsdumpdir $dir
+cmdport 0
+logdir $dir
+log measurements
+CONF
+}
+
+# ntsd_counters LOG: asks the running ntsd (NTSD_PID) for its counters
+# (SIGUSR1) and prints the newest "ntsd: counters:" line.
+ntsd_counters() {
+  local log="$1"
+  local before
+  before=$(grep -c '^ntsd: counters:' "$log" || true)
+  kill -USR1 "$NTSD_PID"
+  for _ in $(seq 1 50); do
+    [[ $(grep -c '^ntsd: counters:' "$log" || true) -gt $before ]] && break
+    sleep 0.1
+  done
+  grep '^ntsd: counters:' "$log" | tail -1
+}
