@@ -23,6 +23,10 @@ nts rotate 60
 interface listen 127.0.0.1
 CONF
 "$NTSD" --check -c "$dir/ntp.conf" >/dev/null || fail "config rejected: $("$NTSD" --check -c "$dir/ntp.conf" 2>&1)"
+# Keys rotate on minute boundaries (epoch = unix time / 60). Start well inside
+# a minute, so chronyd gets its cookies before the rotation, not after it.
+while (( $(date +%s) % 60 < 2 || $(date +%s) % 60 > 45 )); do sleep 1; done
+session_start=$SECONDS
 start_ntsd "$dir/ntsd.log" -c "$dir/ntp.conf" --workers 2 --ke-port 0 --state-dir "$state"
 [[ -n "$NTSD_KE_PORT" ]] || fail "no NTS-KE port: $(cat "$dir/ntsd.log")"
 epoch_start=$(sed -n 's/.*cookie keys from .* (epoch \([0-9]*\)).*/\1/p' "$dir/ntsd.log")
@@ -35,13 +39,14 @@ chrony_conf_common "$dir" >>"$dir/chrony.conf"
 "$CHRONYD" -x -d -u root -f "$dir/chrony.conf" -L 0 >"$dir/chronyd.out" 2>&1 &
 chrony_pid=$!
 STARTED_PIDS+=("$chrony_pid")
-# Run until a rotation has happened and 10 more samples came after it.
+# Run until a rotation has happened, 12 s of polls came after it, and the
+# session has lasted 35 s.
 deadline=$((SECONDS + 150))
 while (( SECONDS < deadline )); do
-  sleep 5
+  sleep 1
   if grep -q 'cookie master key rotated' "$dir/ntsd.log"; then
     rotated_at=${rotated_at:-$SECONDS}
-    (( SECONDS - rotated_at >= 12 )) && break
+    (( SECONDS - rotated_at >= 12 && SECONDS - session_start >= 35 )) && break
   fi
 done
 kill -TERM "$chrony_pid"
