@@ -24,7 +24,7 @@
 
 #include "crypto/key_ring.h"
 #include "ke/ke_server.h"
-#include "ke/test_client.h"
+#include "ke/client.h"
 #include "ke/test_options.h"
 #include "ke/test_pki.h"
 
@@ -59,11 +59,11 @@ Result run(const ke::testing::TestPki& pki, double seconds, int clients) {
     std::fprintf(stderr, "ke_bench: %s\n", error.c_str());
     std::exit(1);
   }
-  ke::testing::KeClientOptions co;
+  ke::KeClientOptions co;
   co.port = server->port();
-  co.request = ke::testing::make_ke_request({15});
+  co.request = ke::make_ke_request({15});
   co.export_aead = 0;
-  ke::testing::KeTestClient client(co);
+  ke::KeClient client(co);
   for (int i = 0; i < 20; ++i) client.run();  // warm-up
 
   std::atomic<bool> go{false}, stop{false};
@@ -77,7 +77,7 @@ Result run(const ke::testing::TestPki& pki, double seconds, int clients) {
       const double cpu0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
       while (!stop) {
         const auto t0 = std::chrono::steady_clock::now();
-        const ke::testing::KeClientResult r = client.run();
+        const ke::KeClientResult r = client.run();
         const auto t1 = std::chrono::steady_clock::now();
         if (r.handshake_ok && r.response.size() > 800) {
           ++ok[c];

@@ -5,7 +5,7 @@
 
 #include "crypto/key_ring.h"
 #include "ke/ke_server.h"
-#include "ke/test_client.h"
+#include "ke/client.h"
 #include "ke/test_pki.h"
 
 namespace ntsd::ke {
@@ -35,11 +35,11 @@ TEST(DemoCertificate, CreatedOnceReusedAndServesVerifiedKe) {
   auto server = KeServer::start(o, keys, &error);
   ASSERT_TRUE(server) << error;
   EXPECT_TRUE(server->warnings().empty());
-  testing::KeClientOptions co;
+  KeClientOptions co;
   co.port = server->port();
   co.ca_file = c.ca_file;  // the client trusts only the demo CA and checks the IP address
-  co.request = testing::make_ke_request({15});
-  const auto r = testing::run_ke_client(co);
+  co.request = make_ke_request({15});
+  const auto r = run_ke_client(co);
   EXPECT_TRUE(r.handshake_ok) << r.error;
   EXPECT_EQ(r.response.size(), 6u + 6 + 8 * 108 + 4);
 

@@ -18,7 +18,7 @@
 #include "crypto/cookie.h"
 #include "crypto/key_ring.h"
 #include "ke/negotiate.h"
-#include "ke/test_client.h"
+#include "ke/client.h"
 #include "ke/test_options.h"
 #include "ke/test_pki.h"
 #include "proto/ke_record.h"
@@ -27,8 +27,8 @@ namespace ntsd::ke {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::KeClientOptions;
-using testing::KeClientResult;
+
+
 
 std::unique_ptr<crypto::KeyPublisher> make_keys() {
   std::vector<uint8_t> seed(32, 0x5e);
@@ -84,7 +84,7 @@ class KeServerTest : public ::testing::Test {
     KeClientOptions c;
     c.port = server_->port();
     c.ca_file = pki_->ca_cert;
-    c.request = testing::make_ke_request(aeads);
+    c.request = make_ke_request(aeads);
     return c;
   }
 
@@ -115,7 +115,7 @@ testing::TestPki* KeServerTest::pki_ = nullptr;
 
 TEST_F(KeServerTest, ChronyStyleExchangeGivesEightCookiesWithExportedKeys) {
   start();
-  const KeClientResult c = testing::run_ke_client(client({15}));
+  const KeClientResult c = run_ke_client(client({15}));
   ASSERT_TRUE(c.handshake_ok) << c.error;
   EXPECT_EQ(c.alpn, "ntske/1");
   EXPECT_EQ(c.tls_version, TLS1_3_VERSION);
@@ -145,7 +145,7 @@ TEST_F(KeServerTest, ClientOrderPicksTheAead) {
   start();
   KeClientOptions o = client({17, 15});
   o.export_aead = 17;
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   proto::KeResponse r;
   ASSERT_EQ(proto::parse_ke_response(c.response, r), proto::KeResponseStatus::kOk);
   ASSERT_EQ(r.aeads, std::vector<uint16_t>{17});
@@ -155,7 +155,7 @@ TEST_F(KeServerTest, ClientOrderPicksTheAead) {
 TEST_F(KeServerTest, ConfiguredAeadListRestrictsTheChoice) {
   opts_.aeads = {15};
   start();
-  const KeClientResult c = testing::run_ke_client(client({17, 16}));
+  const KeClientResult c = run_ke_client(client({17, 16}));
   proto::KeResponse r;
   ASSERT_EQ(proto::parse_ke_response(c.response, r), proto::KeResponseStatus::kOk);
   EXPECT_TRUE(r.aeads.empty());  // empty AEAD record: nothing acceptable
@@ -167,16 +167,16 @@ TEST_F(KeServerTest, GcmSivOnlyWithChronyCompliantExportRecord) {
   if (usable_aeads({30}).empty()) GTEST_SKIP() << "AES-128-GCM-SIV needs AES-NI";
   start();
   // Without record 1024 the client may be chrony 4.4/4.5 (non-compliant keys): it gets 15.
-  KeClientResult c = testing::run_ke_client(client({30, 15}));
+  KeClientResult c = run_ke_client(client({30, 15}));
   proto::KeResponse r;
   ASSERT_EQ(proto::parse_ke_response(c.response, r), proto::KeResponseStatus::kOk);
   EXPECT_EQ(r.aeads, std::vector<uint16_t>{15});
   EXPECT_FALSE(r.compliant_gcm_siv_export);
 
   KeClientOptions o = client();
-  o.request = testing::make_ke_request({30, 15}, true);
+  o.request = make_ke_request({30, 15}, true);
   o.export_aead = 30;
-  c = testing::run_ke_client(o);
+  c = run_ke_client(o);
   ASSERT_EQ(proto::parse_ke_response(c.response, r), proto::KeResponseStatus::kOk);
   EXPECT_EQ(r.aeads, std::vector<uint16_t>{30});
   EXPECT_TRUE(r.compliant_gcm_siv_export);
@@ -189,8 +189,8 @@ TEST_F(KeServerTest, PortAndServerRecordsRoundRobin) {
   opts_.ntp_servers = {"ntp1.example", "ntp2.example:1234"};
   start();
   proto::KeResponse r1, r2;
-  ASSERT_EQ(proto::parse_ke_response(testing::run_ke_client(client()).response, r1), proto::KeResponseStatus::kOk);
-  ASSERT_EQ(proto::parse_ke_response(testing::run_ke_client(client()).response, r2), proto::KeResponseStatus::kOk);
+  ASSERT_EQ(proto::parse_ke_response(run_ke_client(client()).response, r1), proto::KeResponseStatus::kOk);
+  ASSERT_EQ(proto::parse_ke_response(run_ke_client(client()).response, r2), proto::KeResponseStatus::kOk);
   EXPECT_EQ(r1.server, "ntp1.example");
   EXPECT_EQ(r1.port, 11500);
   EXPECT_EQ(r2.server, "ntp2.example");
@@ -203,7 +203,7 @@ TEST_F(KeServerTest, UnknownCriticalRecordGetsError0) {
   KeClientOptions o = client();
   o.request = {0x80, 0x01, 0x00, 0x02, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00,
                0x80, 0x04, 0x00, 0x02, 0x00, 0x0f, 0x80, 0x00, 0x00, 0x00};
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   EXPECT_EQ(c.response, (std::vector<uint8_t>{0x80, 0x02, 0x00, 0x02, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00}));
   ASSERT_TRUE(wait_for([&] {
     return server_->counters().request_errors[static_cast<size_t>(proto::KeRequestStatus::kUnrecognizedCritical)] ==
@@ -217,7 +217,7 @@ TEST_F(KeServerTest, MissingAeadGetsError1) {
   start();
   KeClientOptions o = client();
   o.request = {0x80, 0x01, 0x00, 0x02, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00};
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   proto::KeResponse r;
   ASSERT_EQ(proto::parse_ke_response(c.response, r), proto::KeResponseStatus::kOk);
   EXPECT_EQ(r.errors, std::vector<uint16_t>{proto::kKeErrorBadRequest});
@@ -227,10 +227,10 @@ TEST_F(KeServerTest, MissingAeadGetsError1) {
 TEST_F(KeServerTest, OversizedRequestGetsError1) {
   start();
   KeClientOptions o = client();
-  o.request = testing::make_ke_request({15});
+  o.request = make_ke_request({15});
   o.request.insert(o.request.begin(), {0x01, 0x00, 0x04, 0x4c});  // unknown non-critical, 1100 bytes
   o.request.insert(o.request.begin() + 4, 1100, 0x55);
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   proto::KeResponse r;
   ASSERT_EQ(proto::parse_ke_response(c.response, r), proto::KeResponseStatus::kOk);
   EXPECT_EQ(r.errors, std::vector<uint16_t>{proto::kKeErrorBadRequest});
@@ -240,7 +240,7 @@ TEST_F(KeServerTest, ClientWithoutAlpnGetsNothing) {
   start();
   KeClientOptions o = client();
   o.alpn.clear();
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   EXPECT_TRUE(c.response.empty());
   ASSERT_TRUE(wait_for([&] { return server_->counters().handshake_failed_alpn == 1; }));
   EXPECT_EQ(server_->counters().cookies_issued, 0u);
@@ -250,7 +250,7 @@ TEST_F(KeServerTest, OtherAlpnIsRefusedWithAlert) {
   start();
   KeClientOptions o = client();
   o.alpn = {"http/1.1"};
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   EXPECT_FALSE(c.handshake_ok);
   EXPECT_NE(c.error.find("no application protocol"), std::string::npos) << c.error;
   ASSERT_TRUE(wait_for([&] { return server_->counters().handshake_failed_alpn == 1; }));
@@ -260,7 +260,7 @@ TEST_F(KeServerTest, Tls12RefusedByDefault) {
   start();
   KeClientOptions o = client();
   o.min_tls = o.max_tls = TLS1_2_VERSION;
-  EXPECT_FALSE(testing::run_ke_client(o).handshake_ok);
+  EXPECT_FALSE(run_ke_client(o).handshake_ok);
   ASSERT_TRUE(wait_for([&] { return server_->counters().handshake_failed_tls == 1; }));
 }
 
@@ -272,7 +272,7 @@ TEST_F(KeServerTest, Tls12OnlyWhenConfiguredAndWarned) {
   EXPECT_TRUE(warned);
   KeClientOptions o = client();
   o.min_tls = o.max_tls = TLS1_2_VERSION;
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   ASSERT_TRUE(c.handshake_ok) << c.error;
   EXPECT_EQ(c.tls_version, TLS1_2_VERSION);
   proto::KeResponse r;
@@ -284,7 +284,7 @@ TEST_F(KeServerTest, Tls12OnlyWhenConfiguredAndWarned) {
 TEST_F(KeServerTest, SilentClientIsCutOffAtTheDeadline) {
   opts_.deadline = 300ms;
   start();
-  const int fd = testing::connect_tcp("127.0.0.1", server_->port(), 5000);
+  const int fd = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(fd, 0);
   const auto t0 = std::chrono::steady_clock::now();
   char b;
@@ -304,7 +304,7 @@ TEST_F(KeServerTest, ClientThatSendsNoRequestIsCutOffAtTheDeadline) {
   KeClientOptions o = client();
   o.request.clear();
   const auto t0 = std::chrono::steady_clock::now();
-  const KeClientResult c = testing::run_ke_client(o);
+  const KeClientResult c = run_ke_client(o);
   EXPECT_TRUE(c.handshake_ok);
   EXPECT_TRUE(c.response.empty());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2000ms);
@@ -314,12 +314,12 @@ TEST_F(KeServerTest, ClientThatSendsNoRequestIsCutOffAtTheDeadline) {
 TEST_F(KeServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
   opts_.max_connections = 2;
   start();
-  const int a = testing::connect_tcp("127.0.0.1", server_->port(), 5000);
-  const int b = testing::connect_tcp("127.0.0.1", server_->port(), 5000);
+  const int a = connect_tcp("127.0.0.1", server_->port(), 5000);
+  const int b = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(a, 0);
   ASSERT_GE(b, 0);
   ASSERT_TRUE(wait_for([&] { return server_->counters().active == 2; }));
-  const int c = testing::connect_tcp("127.0.0.1", server_->port(), 5000);
+  const int c = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(c, 0);
   const auto t0 = std::chrono::steady_clock::now();
   char byte;
@@ -330,7 +330,7 @@ TEST_F(KeServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
   ::close(a);
   ::close(b);
   ASSERT_TRUE(wait_for([&] { return server_->counters().active == 0; }));
-  const KeClientResult ok = testing::run_ke_client(client());
+  const KeClientResult ok = run_ke_client(client());
   EXPECT_TRUE(ok.handshake_ok) << ok.error;
 }
 
@@ -339,10 +339,10 @@ TEST_F(KeServerTest, PerAddressRateLimit) {
   opts_.rate_limit.burst = 3;
   start();
   for (int i = 0; i < 3; ++i) {
-    const KeClientResult c = testing::run_ke_client(client());
+    const KeClientResult c = run_ke_client(client());
     EXPECT_TRUE(c.handshake_ok) << i << c.error;
   }
-  const KeClientResult refused = testing::run_ke_client(client());
+  const KeClientResult refused = run_ke_client(client());
   EXPECT_FALSE(refused.handshake_ok);
   EXPECT_EQ(server_->counters().refused_rate_limit, 1u);
 }
@@ -353,10 +353,10 @@ TEST_F(KeServerTest, ListensOnIpv4AndIpv6) {
   KeClientOptions o = client();
   o.address = "::1";
   o.verify_host = "::1";
-  const KeClientResult v6 = testing::run_ke_client(o);
+  const KeClientResult v6 = run_ke_client(o);
   ASSERT_TRUE(v6.connected) << "no IPv6 loopback here";
   EXPECT_TRUE(v6.handshake_ok) << v6.error;
-  EXPECT_TRUE(testing::run_ke_client(client()).handshake_ok);
+  EXPECT_TRUE(run_ke_client(client()).handshake_ok);
 }
 
 TEST_F(KeServerTest, PeerClosingBeforeEndOfMessageIsCounted) {
@@ -364,7 +364,7 @@ TEST_F(KeServerTest, PeerClosingBeforeEndOfMessageIsCounted) {
   KeClientOptions o = client();
   o.request.resize(12);  // Next Protocol + AEAD, no End of Message; the client then closes
   o.timeout_ms = 300;    // our client waits for a reply that never comes, then closes
-  testing::run_ke_client(o);
+  run_ke_client(o);
   ASSERT_TRUE(wait_for([&] { return server_->counters().request_truncated == 1; }));
   EXPECT_EQ(server_->counters().cookies_issued, 0u);
 }
@@ -389,7 +389,7 @@ TEST_F(KeServerTest, ParallelClientsAcrossKeyRotations) {
   for (int c = 0; c < 4; ++c) {
     clients.emplace_back([&] {
       for (int i = 0; i < 8; ++i) {
-        const KeClientResult r = testing::run_ke_client(client());
+        const KeClientResult r = run_ke_client(client());
         proto::KeResponse resp;
         if (r.handshake_ok && proto::parse_ke_response(r.response, resp) == proto::KeResponseStatus::kOk &&
             resp.cookies.size() == 8) {
@@ -422,7 +422,7 @@ class KeReloadTest : public KeServerTest {
     copy_file(pki_->key, opts_.tls.key_file);
   }
   std::string subject() {
-    const KeClientResult c = testing::run_ke_client(client());
+    const KeClientResult c = run_ke_client(client());
     return c.handshake_ok && !c.response.empty() ? c.peer_subject : "failed: " + c.error;
   }
   std::string dir_, two_cert_, two_key_;
@@ -479,13 +479,13 @@ TEST_F(KeReloadTest, FileChangeIsPickedUpByPolling) {
 TEST_F(KeReloadTest, InFlightConnectionKeepsItsContext) {
   start();
   // Accepted before the reload, handshaking after it.
-  const int fd = testing::connect_tcp("127.0.0.1", server_->port(), 5000);
+  const int fd = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(wait_for([&] { return server_->counters().active == 1; }));
   copy_file(two_cert_, opts_.tls.cert_file);
   copy_file(two_key_, opts_.tls.key_file);
   ASSERT_TRUE(server_->reload(nullptr));
-  const KeClientResult old = testing::KeTestClient(client()).run(fd);
+  const KeClientResult old = KeClient(client()).run(fd);
   ASSERT_TRUE(old.handshake_ok) << old.error;
   EXPECT_NE(old.peer_subject.find("ke-one"), std::string::npos);
   EXPECT_EQ(old.response.size(), 6u + 6 + 8 * 108 + 4);

@@ -1,4 +1,4 @@
-#include "ke/test_client.h"
+#include "ke/client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,7 +16,7 @@
 #include "ke/negotiate.h"
 #include "proto/ke_record.h"
 
-namespace ntsd::ke::testing {
+namespace ntsd::ke {
 
 namespace {
 
@@ -75,7 +75,7 @@ std::vector<uint8_t> make_ke_request(const std::vector<uint16_t>& aeads, bool co
   return out;
 }
 
-KeTestClient::KeTestClient(const KeClientOptions& options) : opts_(options) {
+KeClient::KeClient(const KeClientOptions& options) : opts_(options) {
   // A server that closes first must not kill the test with SIGPIPE on our next write.
   std::signal(SIGPIPE, SIG_IGN);
   ctx_ = SSL_CTX_new(TLS_client_method());
@@ -95,9 +95,9 @@ KeTestClient::KeTestClient(const KeClientOptions& options) : opts_(options) {
   }
 }
 
-KeTestClient::~KeTestClient() { SSL_CTX_free(ctx_); }
+KeClient::~KeClient() { SSL_CTX_free(ctx_); }
 
-KeClientResult KeTestClient::run(int fd) const {
+KeClientResult KeClient::run(int fd) const {
   KeClientResult r;
   ERR_clear_error();
   if (fd < 0) fd = connect_tcp(opts_.address, opts_.port, opts_.timeout_ms);
@@ -159,6 +159,6 @@ KeClientResult KeTestClient::run(int fd) const {
   return r;
 }
 
-KeClientResult run_ke_client(const KeClientOptions& options) { return KeTestClient(options).run(); }
+KeClientResult run_ke_client(const KeClientOptions& options) { return KeClient(options).run(); }
 
-}  // namespace ntsd::ke::testing
+}  // namespace ntsd::ke

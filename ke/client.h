@@ -1,5 +1,5 @@
 #pragma once
-// Test-only: a blocking OpenSSL NTS-KE client (tests, interop checks, the
+// A blocking OpenSSL NTS-KE client (tests, interop checks, ntsbench, the
 // handshake benchmark). It verifies the server against a CA file, sends a
 // request, reads the whole response and exports the session keys itself.
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace ntsd::ke::testing {
+namespace ntsd::ke {
 
 struct KeClientOptions {
   std::string address = "127.0.0.1";
@@ -36,12 +36,12 @@ struct KeClientResult {
 };
 
 // A client context reused across connections (the benchmark makes many).
-class KeTestClient {
+class KeClient {
  public:
-  explicit KeTestClient(const KeClientOptions& options);
-  ~KeTestClient();
-  KeTestClient(const KeTestClient&) = delete;
-  KeTestClient& operator=(const KeTestClient&) = delete;
+  explicit KeClient(const KeClientOptions& options);
+  ~KeClient();
+  KeClient(const KeClient&) = delete;
+  KeClient& operator=(const KeClient&) = delete;
   // One session on a new connection, or on `fd` (an already connected TCP socket; closed after).
   KeClientResult run(int fd = -1) const;
 
@@ -57,4 +57,4 @@ std::vector<uint8_t> make_ke_request(const std::vector<uint16_t>& aeads, bool co
 // A plain TCP connection to address:port (blocking, with timeouts); -1 on failure.
 int connect_tcp(const std::string& address, uint16_t port, int timeout_ms);
 
-}  // namespace ntsd::ke::testing
+}  // namespace ntsd::ke
