@@ -63,6 +63,8 @@ struct NtsSettings {
   int64_t rotate_seconds = 86400;        // `nts rotate SECONDS`, >= 60
   int keep_days = 14;                    // `nts keepkeys DAYS`, 1..365
   std::optional<int> ke_threads;         // `nts kethreads N`, 1..1024
+  int ke_rate = 5;                       // `nts kerate N`: NTS-KE sessions/s per client address, 0 = no limit
+  int ke_burst = 50;                     // `nts keburst N`: sessions an address may open at once, 1..100000
   std::vector<std::string> ntp_servers;  // `nts ntpserver HOST[:PORT]`: sent in NTS-KE replies
   bool require_nts = false;              // `nts require`: serve NTS clients only
   bool operator==(const NtsSettings&) const = default;

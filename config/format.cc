@@ -77,6 +77,7 @@ void nts(std::string& out, const NtsSettings& n) {
   line(out, "nts rotate " + std::to_string(n.rotate_seconds) + " keepkeys " +
                 std::to_string(n.keep_days));
   if (n.ke_threads) line(out, "nts kethreads " + std::to_string(*n.ke_threads));
+  line(out, "nts kerate " + std::to_string(n.ke_rate) + " keburst " + std::to_string(n.ke_burst));
   for (const auto& s : n.ntp_servers) line(out, "nts ntpserver " + token(s));
   if (n.require_nts) line(out, "nts require");
 }

@@ -14,16 +14,16 @@ namespace {
 constexpr std::string_view kSubcommands =
     "an nts subcommand: enable, disable, cert FILE, key FILE, ca FILE|DIR, cookie FILE, "
     "aead NAME..., mintls V, maxtls V, tlsciphers LIST, tlsciphersuites LIST, port N, "
-    "keyseed FILE, rotate SECONDS, keepkeys DAYS, kethreads N, ntpserver HOST, require";
+    "keyseed FILE, rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, ntpserver HOST, require";
 
 constexpr std::string_view kAeadNames =
     "an AEAD name: AES_SIV_CMAC_256, AES_SIV_CMAC_384, AES_SIV_CMAC_512 or AES_128_GCM_SIV";
 
-constexpr std::array<std::string_view, 19> kKeywords = {
+constexpr std::array<std::string_view, 21> kKeywords = {
     "enable",          "disable",   "cert",    "key",    "ca",
     "cookie",          "aead",      "mintls",  "maxtls", "tlsciphers",
     "tlsciphersuites", "port",      "keyseed", "rotate", "keepkeys",
-    "kethreads",       "ntpserver", "require", "nts"};
+    "kethreads",       "kerate",    "keburst", "ntpserver", "require", "nts"};
 
 bool is_keyword(std::string_view t) {
   return std::find(kKeywords.begin(), kKeywords.end(), t) != kKeywords.end();
@@ -133,6 +133,14 @@ void parse_nts(Cursor& c, Context& ctx) {
       const bool first = ctx.once("nts kethreads");
       const auto v = ctx.int_value(c, 1, 1024, "an NTS-KE thread count 1..1024");
       if (v && first) nts.ke_threads = static_cast<int>(*v);
+    } else if (sub == "kerate") {
+      const bool first = ctx.once("nts kerate");
+      const auto v = ctx.int_value(c, 0, 100000, "NTS-KE sessions per second per address 0..100000 (0: no limit)");
+      if (v && first) nts.ke_rate = static_cast<int>(*v);
+    } else if (sub == "keburst") {
+      const bool first = ctx.once("nts keburst");
+      const auto v = ctx.int_value(c, 1, 100000, "an NTS-KE burst per address 1..100000");
+      if (v && first) nts.ke_burst = static_cast<int>(*v);
     } else if (sub == "ntpserver") {
       const auto v = ctx.value(c, "'nts ntpserver HOST[:PORT]'");
       if (!v) continue;

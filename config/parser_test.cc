@@ -100,7 +100,7 @@ TEST(Parser, NtsSubcommands) {
       "nts cookie /var/lib/ntp/nts-keys\n"
       "nts aead AES_128_GCM_SIV AES_SIV_CMAC_384 mintls TLS1.3 maxtls tlsv1.3\n"
       "nts tlsciphers HIGH tlsciphersuites TLS_AES_256_GCM_SHA384\n"
-      "nts port 4461 keyseed /seed rotate 60 keepkeys 365 kethreads 2\n"
+      "nts port 4461 keyseed /seed rotate 60 keepkeys 365 kethreads 2 kerate 0 keburst 9\n"
       "nts ntpserver a.example ntpserver [::1]:123 require\n");
   const NtsSettings& n = c.nts;
   EXPECT_TRUE(n.enabled);
@@ -113,6 +113,8 @@ TEST(Parser, NtsSubcommands) {
   EXPECT_EQ(n.tls_ciphers, "HIGH");
   EXPECT_EQ(n.tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
   EXPECT_EQ(n.ke_port, 4461);
+  EXPECT_EQ(n.ke_rate, 0);
+  EXPECT_EQ(n.ke_burst, 9);
   EXPECT_EQ(n.keyseed, "/seed");
   EXPECT_EQ(n.rotate_seconds, 60);
   EXPECT_EQ(n.keep_days, 365);

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 
@@ -29,6 +30,14 @@ std::string ssl_errors() {
     out += buf;
   }
   return out;
+}
+
+// A client offering several AEADs learns the server's pick only from the
+// response, and the exporter context depends on it.
+uint16_t negotiated_aead(const std::vector<uint8_t>& response) {
+  proto::KeResponse parsed;
+  if (proto::parse_ke_response(response, parsed) != proto::KeResponseStatus::kOk) return 0;
+  return parsed.aeads.size() == 1 ? parsed.aeads[0] : 0;
 }
 
 }  // namespace
@@ -115,8 +124,13 @@ KeClientResult KeClient::run(int fd) const {
       SSL_set_tlsext_host_name(ssl, opts_.verify_host.c_str());
     }
   }
-  if (SSL_connect(ssl) != 1) {
-    r.error = "handshake failed: " + ssl_errors();
+  if (const int rc = SSL_connect(ssl); rc != 1) {
+    std::string why = ssl_errors();
+    // No OpenSSL error: the server closed or reset the connection (a KE rate limit or cap does this).
+    if (why.empty()) why = SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL && errno != 0
+                               ? std::string(std::strerror(errno))
+                               : "connection closed by the server";
+    r.error = "handshake failed: " + why;
   } else {
     r.handshake_ok = true;
     const unsigned char* alpn = nullptr;
@@ -140,13 +154,16 @@ KeClientResult KeClient::run(int fd) const {
       if (n <= 0) break;
       r.response.insert(r.response.end(), buf, buf + n);
     }
-    if (opts_.export_aead != 0) {
-      const auto id = crypto::aead_from_wire(opts_.export_aead);
+    const uint16_t export_aead =
+        opts_.export_negotiated ? negotiated_aead(r.response) : opts_.export_aead;
+    if (export_aead != 0) {
+      const auto id = crypto::aead_from_wire(export_aead);
       const size_t len = id ? crypto::aead_key_length(*id) : 32;
+      r.exported_aead = export_aead;
       r.c2s.resize(len);
       r.s2c.resize(len);
-      const auto c0 = exporter_context(opts_.export_aead, 0);
-      const auto c1 = exporter_context(opts_.export_aead, 1);
+      const auto c0 = exporter_context(export_aead, 0);
+      const auto c1 = exporter_context(export_aead, 1);
       SSL_export_keying_material(ssl, r.c2s.data(), len, kExporterLabel, std::strlen(kExporterLabel), c0.data(),
                                  c0.size(), 1);
       SSL_export_keying_material(ssl, r.s2c.data(), len, kExporterLabel, std::strlen(kExporterLabel), c1.data(),

@@ -21,6 +21,7 @@ struct KeClientOptions {
   int max_tls = TLS1_3_VERSION;
   std::vector<uint8_t> request;  // sent after the handshake; empty: send nothing
   uint16_t export_aead = 15;     // keys exported for this AEAD id (0: none)
+  bool export_negotiated = false;  // export for the AEAD the response names (none if not one)
   int timeout_ms = 5000;
 };
 
@@ -33,6 +34,7 @@ struct KeClientResult {
   std::string peer_subject;
   std::vector<uint8_t> response;  // everything read until close
   std::vector<uint8_t> c2s, s2c;  // exported keys (export_aead's length)
+  uint16_t exported_aead = 0;     // the AEAD id c2s/s2c were exported for (0: none)
 };
 
 // A client context reused across connections (the benchmark makes many).

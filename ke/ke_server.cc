@@ -549,6 +549,8 @@ bool ke_options_from_config(const config::Config& config, KeOptions& out, std::s
   out.tls.ciphersuites = nts.tls_ciphersuites;
   out.port = nts.ke_port;
   out.threads = nts.ke_threads.value_or(0);
+  out.rate_limit.per_second = nts.ke_rate;  // 0 disables the limit
+  out.rate_limit.burst = nts.ke_burst;
   out.aeads = nts.aead_ids;
   out.ntp_port = config.ntp_port.value_or(123);
   out.ntp_servers = nts.ntp_servers;

@@ -520,6 +520,8 @@ TEST(KeOptionsFromConfig, MapsNtsSettings) {
   cfg.nts.key = "/etc/ntsd/key.pem";
   cfg.nts.ke_port = 14460;
   cfg.nts.ke_threads = 3;
+  cfg.nts.ke_rate = 0;
+  cfg.nts.ke_burst = 7;
   cfg.nts.aead_ids = {15};
   cfg.nts.mintls = config::TlsVersion::kTls12;
   cfg.nts.ntp_servers = {"[2001:db8::1]:123"};
@@ -534,6 +536,8 @@ TEST(KeOptionsFromConfig, MapsNtsSettings) {
   EXPECT_EQ(o.tls.cert_file, "/etc/ntsd/cert.pem");
   EXPECT_EQ(o.port, 14460);
   EXPECT_EQ(o.threads, 3);
+  EXPECT_EQ(o.rate_limit.per_second, 0);
+  EXPECT_EQ(o.rate_limit.burst, 7);
   EXPECT_EQ(o.aeads, std::vector<uint16_t>{15});
   EXPECT_EQ(o.tls.min_tls, TlsVersion::kTls12);
   EXPECT_EQ(o.tls.max_tls, TlsVersion::kTls13);

@@ -1,0 +1,326 @@
+#include "bench/load_generator.h"
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "proto/ntp_packet.h"
+#include "proto/ntp_time.h"
+
+namespace ntsd::bench {
+
+namespace {
+
+constexpr size_t kBatchSize = 64;
+constexpr size_t kReplyBufferSize = 2048;
+// The transmit timestamp's fraction carries the slot (low 20 bits) and a
+// per-slot generation (high 12 bits), so a reply maps to its request in O(1)
+// and a late reply to a reused slot never matches the new request.
+constexpr uint32_t kSlotBits = 20;
+constexpr uint32_t kMaxSlots = 1u << kSlotBits;
+constexpr uint32_t kGenerationMask = 0xfff;
+
+int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+uint32_t ntp_seconds_now() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint32_t>(static_cast<uint64_t>(ts.tv_sec) + proto::kNtpUnixOffset);
+}
+
+// Single-writer counters: a plain add, published for the progress reader.
+void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+bool SocketAddress::parse(const std::string& ip, uint16_t port, SocketAddress* out) {
+  *out = SocketAddress{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out->storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out->storage);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    out->length = sizeof *v4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    out->length = sizeof *v6;
+    return true;
+  }
+  return false;
+}
+
+std::string SocketAddress::to_string() const {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (storage.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&storage);
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
+  }
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+  inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+  return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
+}
+
+struct LoadThread::Slot {
+  RequestRecord record;
+  int64_t sent_ns = 0;
+  uint32_t client = 0;
+  uint16_t generation = 0;
+  bool in_use = false;
+};
+
+struct LoadThread::Client {
+  NtsSession session;
+  uint32_t in_flight = 0;
+};
+
+// sendmmsg/recvmmsg vectors and their buffers, set up once.
+struct LoadThread::Batch {
+  std::array<std::array<uint8_t, kMaxRequestLength>, kBatchSize> tx_buffers;
+  std::array<std::array<uint8_t, kReplyBufferSize>, kBatchSize> rx_buffers;
+  std::array<iovec, kBatchSize> tx_iov, rx_iov;
+  std::array<mmsghdr, kBatchSize> tx, rx;
+  std::array<uint32_t, kBatchSize> tx_slot;
+};
+
+LoadThread::LoadThread(const LoadConfig& config, std::vector<NtsSession> sessions)
+    : config_(config), batch_(std::make_unique<Batch>()) {
+  for (auto& session : sessions) clients_.push_back(Client{std::move(session), 0});
+  // Closed loop: the window. Open loop: enough for one timeout's worth of
+  // requests at the rate, plus slack.
+  const double wanted = config_.rate > 0
+                            ? config_.rate * (static_cast<double>(config_.timeout_ns) / 1e9) * 1.5 + kBatchSize
+                            : static_cast<double>(config_.window);
+  const uint32_t slots = static_cast<uint32_t>(std::clamp(wanted, 1.0, static_cast<double>(kMaxSlots)));
+  slots_.resize(slots);
+  free_slots_.reserve(slots);
+  for (uint32_t i = slots; i > 0; --i) free_slots_.push_back(i - 1);
+  fifo_.resize(slots);
+}
+
+LoadThread::~LoadThread() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool LoadThread::open(std::string* error) {
+  fd_ = ::socket(config_.server.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return false;
+  }
+  // Room for a full window of replies while this thread is busy verifying.
+  const int buffer = 4 << 20;
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+  setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+  if (config_.bind &&
+      ::bind(fd_, reinterpret_cast<const sockaddr*>(&config_.bind->storage), config_.bind->length) != 0) {
+    *error = "bind " + config_.bind->to_string() + ": " + std::strerror(errno);
+    return false;
+  }
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&config_.server.storage), config_.server.length) != 0) {
+    *error = "connect " + config_.server.to_string() + ": " + std::strerror(errno);
+    return false;
+  }
+  auto& b = *batch_;
+  for (size_t i = 0; i < kBatchSize; ++i) {
+    b.rx_iov[i] = {b.rx_buffers[i].data(), b.rx_buffers[i].size()};
+    b.tx[i] = {};
+    b.tx[i].msg_hdr.msg_iov = &b.tx_iov[i];
+    b.tx[i].msg_hdr.msg_iovlen = 1;
+  }
+  return true;
+}
+
+size_t LoadThread::sendable(int64_t now_ns, int64_t start_ns) const {
+  if (config_.rate <= 0) return free_slots_.size();
+  // Open loop: what the rate allows since the start, minus what went out.
+  const double due = config_.rate * static_cast<double>(now_ns - start_ns) / 1e9;
+  const uint64_t sent = counters_.sent.load(std::memory_order_relaxed);
+  return due > static_cast<double>(sent) ? static_cast<size_t>(due - static_cast<double>(sent)) : 0;
+}
+
+size_t LoadThread::send_some(int64_t now_ns, size_t count) {
+  auto& b = *batch_;
+  count = std::min({count, kBatchSize, free_slots_.size()});
+  const uint32_t seconds = ntp_seconds_now();
+  size_t built = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t index = free_slots_.back();
+    Slot& slot = slots_[index];
+    slot.generation = static_cast<uint16_t>((slot.generation + 1) & kGenerationMask);
+    const uint64_t transmit =
+        (uint64_t{seconds} << 32) | (uint64_t{slot.generation} << kSlotBits) | index;
+    size_t length = 0;
+    if (config_.plain) {
+      slot.record = RequestRecord{};
+      slot.record.transmit = transmit;
+      length = build_plain_request(transmit, b.tx_buffers[built]);
+    } else {
+      slot.client = static_cast<uint32_t>(next_client_);
+      next_client_ = (next_client_ + 1) % clients_.size();
+      Client& client = clients_[slot.client];
+      // A unique identifier that is unpredictable enough for a benchmark:
+      // the transmit stamp and the slot's generation mixed with a counter.
+      std::array<uint8_t, kUniqueIdLength> uid{};
+      const uint64_t words[4] = {transmit, counters_.sent.load(std::memory_order_relaxed), index,
+                                 transmit * 0x9e3779b97f4a7c15ull};
+      std::memcpy(uid.data(), words, sizeof words);
+      length = build_nts_request(client.session, transmit, uid, client.in_flight, b.tx_buffers[built], slot.record);
+      if (length == 0) break;
+      if (slot.record.reused_cookie) bump(counters_.reused_cookies);
+      ++client.in_flight;
+    }
+    free_slots_.pop_back();
+    slot.in_use = true;
+    slot.sent_ns = now_ns;
+    b.tx_iov[built] = {b.tx_buffers[built].data(), length};
+    b.tx_slot[built] = index;
+    ++built;
+  }
+  if (built == 0) return 0;
+  int sent = ::sendmmsg(fd_, b.tx.data(), static_cast<unsigned>(built), MSG_DONTWAIT);
+  if (sent < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) bump(counters_.send_errors);
+    sent = 0;
+  }
+  // Requests the kernel did not take are released (their cookies are gone: the jar refills).
+  for (size_t i = static_cast<size_t>(sent); i < built; ++i) release(b.tx_slot[i]);
+  for (int i = 0; i < sent; ++i) {
+    const uint32_t index = b.tx_slot[i];
+    fifo_[(fifo_head_ + fifo_size_) % fifo_.size()] = (uint64_t{index} << 16) | slots_[index].generation;
+    ++fifo_size_;
+  }
+  outstanding_ += static_cast<uint64_t>(sent);
+  bump(counters_.sent, static_cast<uint64_t>(sent));
+  return static_cast<size_t>(sent);
+}
+
+void LoadThread::release(uint32_t index) {
+  Slot& slot = slots_[index];
+  slot.in_use = false;
+  if (!config_.plain) --clients_[slot.client].in_flight;
+  free_slots_.push_back(index);
+}
+
+void LoadThread::handle_reply(std::span<const uint8_t> reply, int64_t now_ns) {
+  if (reply.size() < proto::kNtpHeaderSize) {
+    bump(counters_.late);
+    return;
+  }
+  const uint64_t origin = proto::load_timestamp(reply, proto::kOffsetOrigin).raw;
+  const uint32_t index = static_cast<uint32_t>(origin & (kMaxSlots - 1));
+  if (index >= slots_.size() || !slots_[index].in_use || slots_[index].record.transmit != origin) {
+    bump(counters_.late);
+    return;
+  }
+  Slot& slot = slots_[index];
+  const ReplyVerdict verdict = config_.plain
+                                   ? verify_plain_reply(slot.record.transmit, reply)
+                                   : verify_nts_reply(clients_[slot.client].session, slot.record, reply);
+  switch (verdict) {
+    case ReplyVerdict::kVerified:
+      bump(counters_.verified);
+      latency_.record(static_cast<uint64_t>(now_ns - slot.sent_ns));
+      break;
+    case ReplyVerdict::kNak: bump(counters_.naks); break;
+    case ReplyVerdict::kKod: bump(counters_.kods); break;
+    case ReplyVerdict::kFailed: bump(counters_.failed); break;
+  }
+  --outstanding_;
+  release(index);
+}
+
+size_t LoadThread::receive_some() {
+  auto& b = *batch_;
+  for (size_t i = 0; i < kBatchSize; ++i) {
+    b.rx[i] = {};
+    b.rx[i].msg_hdr.msg_iov = &b.rx_iov[i];
+    b.rx[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int received = ::recvmmsg(fd_, b.rx.data(), kBatchSize, MSG_DONTWAIT, nullptr);
+  if (received <= 0) return 0;
+  const int64_t now = monotonic_ns();
+  for (int i = 0; i < received; ++i) {
+    // A truncated datagram cannot verify; it still answers its request.
+    handle_reply({b.rx_buffers[i].data(), b.rx[i].msg_len}, now);
+  }
+  return static_cast<size_t>(received);
+}
+
+void LoadThread::expire(int64_t now_ns) {
+  while (fifo_size_ > 0) {
+    const uint64_t entry = fifo_[fifo_head_];
+    const uint32_t index = static_cast<uint32_t>(entry >> 16);
+    const Slot& slot = slots_[index];
+    const bool answered = !slot.in_use || slot.generation != static_cast<uint16_t>(entry & 0xffff);
+    if (!answered) {
+      if (now_ns - slot.sent_ns < config_.timeout_ns) break;
+      bump(counters_.timeouts);
+      --outstanding_;
+      release(index);
+    }
+    fifo_head_ = (fifo_head_ + 1) % fifo_.size();
+    --fifo_size_;
+  }
+}
+
+void LoadThread::run() {
+  const int64_t start = monotonic_ns();
+  const int64_t deadline = start + config_.duration_ns;
+  int64_t now = start;
+  int64_t drain_start = 0;  // when sending stopped
+  while (true) {
+    const bool sending = now < deadline && !stop_.load(std::memory_order_relaxed) &&
+                         (config_.max_requests == 0 ||
+                          counters_.sent.load(std::memory_order_relaxed) < config_.max_requests);
+    if (!sending) {
+      if (drain_start == 0) drain_start = now;
+      if (outstanding_ == 0 || now - drain_start >= config_.timeout_ns) break;
+    }
+    size_t work = 0;
+    if (sending) {
+      size_t want = sendable(now, start);
+      if (config_.max_requests > 0) {
+        want = std::min<uint64_t>(want, config_.max_requests - counters_.sent.load(std::memory_order_relaxed));
+      }
+      // The FIFO holds one entry per request in flight; it can never overflow
+      // because slots bound the requests in flight and the FIFO has one entry per slot.
+      if (config_.rate > 0 && want > 0 && free_slots_.empty()) bump(counters_.slots_exhausted);
+      if (want > 0) work += send_some(now, want);
+    }
+    work += receive_some();
+    now = monotonic_ns();
+    expire(now);
+    if (work == 0) {
+      // Idle: wait for a reply, or until the next paced request is due (at most 1 ms).
+      pollfd pfd{fd_, POLLIN, 0};
+      timespec wait{0, 1'000'000};
+      if (sending && config_.rate > 0) {
+        const double per_request_ns = 1e9 / config_.rate;
+        wait.tv_nsec = static_cast<long>(std::clamp(per_request_ns, 1000.0, 1e6));
+      }
+      ::ppoll(&pfd, 1, &wait, nullptr);
+      now = monotonic_ns();
+    }
+  }
+  // Whatever is still outstanding after the drain is lost.
+  bump(counters_.timeouts, outstanding_);
+  outstanding_ = 0;
+}
+
+}  // namespace ntsd::bench

@@ -1,0 +1,98 @@
+#pragma once
+// One ntsbench load thread: its own connected UDP socket, requests batched
+// with sendmmsg and replies with recvmmsg, closed loop (a window of requests
+// outstanding) or open loop (paced to a rate), every reply verified. Bounded
+// by a deadline and optionally a request count; after the deadline it waits
+// up to one timeout for the replies still outstanding.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/latency_histogram.h"
+#include "bench/nts_client.h"
+
+namespace ntsd::bench {
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  // "127.0.0.1" or "::1" and a port; false if not an IP literal.
+  static bool parse(const std::string& ip, uint16_t port, SocketAddress* out);
+  std::string to_string() const;
+};
+
+struct LoadConfig {
+  SocketAddress server;
+  std::optional<SocketAddress> bind;  // local address (spreads source addresses over workers)
+  bool plain = false;                 // plain NTP; else NTS with the thread's sessions
+  uint32_t window = 256;              // closed loop: requests outstanding (used when rate == 0)
+  double rate = 0;                    // open loop: requests per second for this thread
+  int64_t duration_ns = 10'000'000'000;
+  int64_t timeout_ns = 1'000'000'000;
+  uint64_t max_requests = 0;          // 0: bounded by the duration only
+};
+
+// Written by the load thread only, read by the progress reporter at any time.
+struct LoadCounters {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> verified{0};
+  std::atomic<uint64_t> failed{0};        // a reply to our request that did not verify
+  std::atomic<uint64_t> naks{0};
+  std::atomic<uint64_t> kods{0};
+  std::atomic<uint64_t> timeouts{0};      // no reply within the timeout (lost)
+  std::atomic<uint64_t> late{0};          // a reply after its request timed out, or unmatched
+  std::atomic<uint64_t> reused_cookies{0};
+  std::atomic<uint64_t> send_errors{0};
+  std::atomic<uint64_t> slots_exhausted{0};  // open loop: could not keep the rate (too many outstanding)
+};
+
+class LoadThread {
+ public:
+  LoadThread(const LoadConfig& config, std::vector<NtsSession> sessions);
+  ~LoadThread();
+  LoadThread(const LoadThread&) = delete;
+  LoadThread& operator=(const LoadThread&) = delete;
+
+  // Creates and connects the socket; false with *error on failure.
+  bool open(std::string* error);
+  // Runs the load until the deadline (measured from the call) and the drain.
+  void run();
+  // Asks run() to stop sending now (then it drains); safe from any thread.
+  void stop() { stop_.store(true, std::memory_order_relaxed); }
+
+  const LoadCounters& counters() const { return counters_; }
+  const LatencyHistogram& latency() const { return latency_; }  // read after run() returns
+
+ private:
+  struct Slot;
+  struct Client;
+  struct Batch;
+  size_t send_some(int64_t now_ns, size_t count);
+  size_t receive_some();
+  void expire(int64_t now_ns);
+  void handle_reply(std::span<const uint8_t> reply, int64_t now_ns);
+  void release(uint32_t slot_index);
+  size_t sendable(int64_t now_ns, int64_t start_ns) const;
+
+  LoadConfig config_;
+  int fd_ = -1;
+  std::vector<Client> clients_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint64_t> fifo_;  // (slot << 16 | generation) in send order, for timeouts
+  size_t fifo_head_ = 0, fifo_size_ = 0;
+  size_t next_client_ = 0;
+  uint64_t outstanding_ = 0;
+  std::unique_ptr<Batch> batch_;
+  LoadCounters counters_;
+  LatencyHistogram latency_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace ntsd::bench

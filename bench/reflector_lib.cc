@@ -1,0 +1,114 @@
+#include "bench/reflector_lib.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "proto/byte_order.h"
+#include "proto/ntp_time.h"
+#include "server/udp_socket.h"
+
+namespace ntsd::bench {
+namespace {
+
+int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+bool reflect_packet(std::span<const uint8_t> request, uint64_t now_ntp,
+                    std::span<uint8_t, kReflectReplySize> reply) {
+  if (request.size() < kReflectReplySize) return false;
+  // Deliberately no validation beyond the length: the reflector measures the
+  // UDP path, not the request parser. Only the fields a client checks are set.
+  uint8_t* out = reply.data();
+  std::memset(out, 0, kReflectReplySize);
+  const uint8_t version = (request[0] >> 3) & 7;
+  out[0] = static_cast<uint8_t>((version << 3) | 4);  // LI 0, the client's version, mode 4
+  out[1] = 1;                                         // stratum 1
+  std::memcpy(out + 12, "REFL", 4);
+  // A reference time of 0 reads as "never synchronised" to some clients.
+  proto::store_be64(out + 16, now_ntp);
+  std::memcpy(out + 24, request.data() + 40, 8);  // origin = the client's transmit
+  proto::store_be64(out + 32, now_ntp);
+  proto::store_be64(out + 40, now_ntp);
+  return true;
+}
+
+std::unique_ptr<Reflector> Reflector::open(const ReflectorOptions& options, std::string* error) {
+  server::Endpoint endpoint;
+  if (!server::Endpoint::parse(options.address, &endpoint)) {
+    *error = "not an IP address: " + options.address;
+    return nullptr;
+  }
+  endpoint.set_port(options.port);
+  std::unique_ptr<Reflector> reflector(new Reflector());
+  // Same socket options as a worker's (SO_REUSEPORT, SO_TIMESTAMPNS, buffer
+  // size), so the kernel does the same work per datagram.
+  reflector->fd_ = server::open_reuseport_socket(endpoint, error);
+  if (reflector->fd_ < 0) return nullptr;
+  reflector->port_ = server::bound_port(reflector->fd_);
+  endpoint.set_port(reflector->port_);
+  reflector->endpoint_ = endpoint.to_string();
+  reflector->backend_ = options.io;
+  std::string fallback;
+  const int sockets[] = {reflector->fd_};
+  reflector->io_ = server::make_packet_io(options.io, sockets, error, &fallback);
+  if (reflector->io_ == nullptr) return nullptr;
+  return reflector;
+}
+
+Reflector::~Reflector() {
+  io_.reset();  // the backend does not own the socket but may still reference it
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string Reflector::endpoint() const { return endpoint_; }
+
+uint16_t Reflector::port() const { return port_; }
+
+const char* Reflector::io_name() const {
+  return backend_ == server::IoBackend::kMmsg ? "recvmmsg/sendmmsg" : "io_uring";
+}
+
+ReflectorCounts Reflector::run(const std::atomic<bool>& stop, int seconds) {
+  // CLOCK_MONOTONIC_COARSE: a vDSO read without rdtsc, cheap enough per round.
+  const int64_t deadline =
+      seconds > 0 ? clock_ns(CLOCK_MONOTONIC_COARSE) + int64_t{seconds} * 1'000'000'000 : 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (deadline != 0 && clock_ns(CLOCK_MONOTONIC_COARSE) >= deadline) break;
+    // 100 ms: the longest a stop request waits, as in Worker::run.
+    run_once(100);
+  }
+  return counts_;
+}
+
+// One round, shaped like Worker::run_once: receive up to kBatchSize, one clock
+// read for the batch, fill TxPackets from per-slot reply buffers, send, release.
+size_t Reflector::run_once(int timeout_ms) {
+  const size_t received = io_->receive_batch(rx_, timeout_ms);
+  if (received == 0) return 0;
+  const uint64_t now = proto::ntp_from_unix_ns(clock_ns(CLOCK_REALTIME)).raw;
+  size_t sends = 0;
+  for (size_t i = 0; i < received; ++i) {
+    const server::RxPacket& packet = rx_[i];
+    if (packet.truncated || !reflect_packet(packet.payload, now, replies_[sends])) {
+      ++counts_.dropped;
+      continue;
+    }
+    tx_[sends] = {replies_[sends], packet.peer, packet.peer_len, packet.socket_index};
+    ++sends;
+  }
+  io_->send_batch(std::span<const server::TxPacket>(tx_.data(), sends));
+  io_->release_batch();
+  counts_.received += received;
+  counts_.replied += sends;
+  counts_.send_errors += io_->take_send_errors();
+  return received;
+}
+
+}  // namespace ntsd::bench

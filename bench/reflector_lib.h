@@ -1,0 +1,65 @@
+#pragma once
+// A no-crypto UDP reflector: answers every NTP request of >= 48 bytes with a
+// bare 48-byte mode-4 reply through the same PacketIo backends and batch size
+// as ntsd's workers, so ntsbench can measure the UDP path's ceiling.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "server/packet_io.h"
+#include "server/worker.h"
+
+namespace ntsd::bench {
+
+constexpr size_t kReflectReplySize = 48;
+
+struct ReflectorOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 11125;  // 0: any free port
+  server::IoBackend io = server::IoBackend::kUring;
+};
+
+struct ReflectorCounts {
+  uint64_t received = 0;
+  uint64_t replied = 0;      // handed to the kernel
+  uint64_t dropped = 0;      // shorter than 48 bytes or truncated
+  uint64_t send_errors = 0;  // replies the kernel refused
+};
+
+// Writes the mode-4 answer (receive = transmit = now_ntp); false if the request is < 48 bytes.
+bool reflect_packet(std::span<const uint8_t> request, uint64_t now_ntp,
+                    std::span<uint8_t, kReflectReplySize> reply);
+
+class Reflector {
+ public:
+  // Binds a socket and sets up the backend; null with `error` on failure.
+  static std::unique_ptr<Reflector> open(const ReflectorOptions& options, std::string* error);
+  ~Reflector();
+  Reflector(const Reflector&) = delete;
+  Reflector& operator=(const Reflector&) = delete;
+
+  std::string endpoint() const;  // "127.0.0.1:11125", the port actually bound
+  uint16_t port() const;
+  const char* io_name() const;  // "io_uring" or "recvmmsg/sendmmsg"
+  // Serves until `stop` is set or, if seconds > 0, that many seconds have passed.
+  ReflectorCounts run(const std::atomic<bool>& stop, int seconds);
+
+ private:
+  Reflector() = default;
+  size_t run_once(int timeout_ms);
+
+  int fd_ = -1;
+  std::string endpoint_;
+  uint16_t port_ = 0;
+  server::IoBackend backend_ = server::IoBackend::kUring;
+  std::unique_ptr<server::PacketIo> io_;
+  ReflectorCounts counts_;
+  std::array<server::RxPacket, server::kBatchSize> rx_{};
+  std::array<server::TxPacket, server::kBatchSize> tx_{};
+  std::array<std::array<uint8_t, kReflectReplySize>, server::kBatchSize> replies_{};
+};
+
+}  // namespace ntsd::bench

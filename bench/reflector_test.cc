@@ -1,0 +1,156 @@
+#include "bench/reflector_lib.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "proto/byte_order.h"
+
+namespace ntsd::bench {
+namespace {
+
+std::vector<uint8_t> client_request(uint8_t version, uint64_t transmit) {
+  std::vector<uint8_t> request(48, 0);
+  request[0] = static_cast<uint8_t>((version << 3) | 3);  // LI 0, client
+  proto::store_be64(request.data() + 40, transmit);
+  return request;
+}
+
+TEST(ReflectPacket, answers_with_mode_4_and_the_clients_transmit_as_origin) {
+  const auto request = client_request(3, 0x1122334455667788);
+  std::array<uint8_t, kReflectReplySize> reply;
+  ASSERT_TRUE(reflect_packet(request, 0xaabbccdd00000001, reply));
+  EXPECT_EQ(reply[0], (3 << 3) | 4);
+  EXPECT_EQ(reply[1], 1);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(reply.data() + 12), 4), "REFL");
+  EXPECT_EQ(proto::load_be64(reply.data() + 24), 0x1122334455667788u);
+  EXPECT_EQ(proto::load_be64(reply.data() + 32), 0xaabbccdd00000001u);
+  EXPECT_EQ(proto::load_be64(reply.data() + 40), 0xaabbccdd00000001u);
+}
+
+TEST(ReflectPacket, refuses_a_request_shorter_than_48_bytes) {
+  const std::vector<uint8_t> request(47, 0x23);
+  std::array<uint8_t, kReflectReplySize> reply;
+  EXPECT_FALSE(reflect_packet(request, 1, reply));
+}
+
+// A loopback client with a receive timeout, so a missing reply fails the test
+// instead of hanging it.
+class Client {
+ public:
+  explicit Client(uint16_t port) : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
+    connect(fd_, reinterpret_cast<sockaddr*>(&server), sizeof(server));
+  }
+  ~Client() { close(fd_); }
+  void send(const std::vector<uint8_t>& datagram) {
+    ASSERT_EQ(::send(fd_, datagram.data(), datagram.size(), 0),
+              static_cast<ssize_t>(datagram.size()));
+  }
+  // The next datagram within 2 s, or empty.
+  std::vector<uint8_t> receive() {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, 2000) != 1) return {};
+    std::vector<uint8_t> buffer(2048);
+    const ssize_t n = recv(fd_, buffer.data(), buffer.size(), 0);
+    buffer.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return buffer;
+  }
+
+ private:
+  int fd_;
+};
+
+class ReflectorTest : public ::testing::TestWithParam<server::IoBackend> {
+ protected:
+  std::unique_ptr<Reflector> open_on_free_port() {
+    ReflectorOptions options;
+    options.port = 0;
+    options.io = GetParam();
+    std::string error;
+    auto reflector = Reflector::open(options, &error);
+    EXPECT_NE(reflector, nullptr) << error;
+    return reflector;
+  }
+};
+
+TEST_P(ReflectorTest, answers_requests_and_drops_short_and_truncated_datagrams) {
+  auto reflector = open_on_free_port();
+  ASSERT_NE(reflector, nullptr);
+  EXPECT_NE(reflector->port(), 0);
+  EXPECT_EQ(reflector->endpoint(), "127.0.0.1:" + std::to_string(reflector->port()));
+  std::atomic<bool> stop{false};
+  ReflectorCounts counts;
+  std::thread serving([&] { counts = reflector->run(stop, 0); });
+
+  Client client(reflector->port());
+  const uint8_t versions[] = {4, 3, 4};
+  for (uint64_t i = 0; i < 3; ++i) {
+    const uint64_t transmit = 0x0123456789abcdef + i;
+    client.send(client_request(versions[i], transmit));
+    const std::vector<uint8_t> reply = client.receive();
+    ASSERT_EQ(reply.size(), 48u);
+    EXPECT_EQ(reply[0] & 7, 4);                   // mode 4
+    EXPECT_EQ((reply[0] >> 3) & 7, versions[i]);  // the client's version
+    EXPECT_EQ(reply[0] >> 6, 0);                  // LI 0
+    EXPECT_EQ(reply[1], 1);
+    EXPECT_EQ(proto::load_be64(reply.data() + 24), transmit);
+  }
+  // A 20-byte datagram and one longer than ntsd accepts get no answer: the
+  // next reply is the one to the request sent after them.
+  client.send(std::vector<uint8_t>(20, 0x23));
+  std::vector<uint8_t> too_long = client_request(4, 1);
+  too_long.resize(server::kMaxDatagram + 100);
+  client.send(too_long);
+  client.send(client_request(4, 0xfeedface));
+  const std::vector<uint8_t> reply = client.receive();
+  ASSERT_EQ(reply.size(), 48u);
+  EXPECT_EQ(proto::load_be64(reply.data() + 24), 0xfeedfaceu);
+
+  stop.store(true);
+  serving.join();
+  EXPECT_EQ(counts.received, 6u);
+  EXPECT_EQ(counts.replied, 4u);
+  EXPECT_EQ(counts.dropped, 2u);
+  EXPECT_EQ(counts.send_errors, 0u);
+}
+
+TEST_P(ReflectorTest, stops_by_itself_after_the_given_seconds) {
+  auto reflector = open_on_free_port();
+  ASSERT_NE(reflector, nullptr);
+  const std::atomic<bool> never{false};
+  const auto start = std::chrono::steady_clock::now();
+  const ReflectorCounts counts = reflector->run(never, 1);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, std::chrono::milliseconds(900));
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  EXPECT_EQ(counts.received, 0u);
+}
+
+TEST(Reflector, reports_an_address_it_cannot_parse) {
+  ReflectorOptions options;
+  options.address = "localhost";
+  std::string error;
+  EXPECT_EQ(Reflector::open(options, &error), nullptr);
+  EXPECT_NE(error.find("localhost"), std::string::npos) << error;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReflectorTest,
+                         ::testing::Values(server::IoBackend::kUring, server::IoBackend::kMmsg),
+                         [](const ::testing::TestParamInfo<server::IoBackend>& info) {
+                           return std::string(info.param == server::IoBackend::kUring ? "uring"
+                                                                                      : "mmsg");
+                         });
+
+}  // namespace
+}  // namespace ntsd::bench
