@@ -16,7 +16,7 @@ PACKAGES=(
   liburing-dev libssl-dev libboost-dev libjemalloc-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # interop peers and test tools
-  ntpsec ntpsec-ntpdig gnutls-bin openssl iproute2 procps ca-certificates
+  ntpsec ntpsec-ntpdig gnutls-bin openssl iproute2 procps ca-certificates jq
 )
 PEERS_DIR="${NTSD_PEERS_DIR:-/var/cache/ntsd-peers}"
 
