@@ -375,11 +375,14 @@ echo "$HEADER"
 echo
 
 # ---------------------------------------------------------------- ntsd
+# Once per I/O backend, like the reflector, so each has its same-backend ceiling.
 if [[ -n "${WANT[ntsd]:-}" ]]; then
-  add_row "ntsd|NTS" "ntsd"
-  add_row "ntsd|plain" "ntsd"
-  echo "== ntsd ($("$NTSD" --version 2>&1 | head -1)), 1 worker"
-  dir="$WORK/ntsd"
+  for io in uring mmsg; do
+  key="ntsd-$io"
+  add_row "$key|NTS" "ntsd ($io)"
+  add_row "$key|plain" "ntsd ($io)"
+  echo "== ntsd ($("$NTSD" --version 2>&1 | head -1)), 1 worker, --io-backend $io"
+  dir="$WORK/$key"
   mkdir -p "$dir"
   # No `restrict` line: no restrictions, so no `limited` rate limiting.
   cat >"$dir/ntp.conf" <<CONF
@@ -389,28 +392,28 @@ nts cert $CERT
 nts key $KEY
 CONF
   SERVER_LOG="$dir/ntsd.log"
-  start_server "$SERVER_LOG" "$LIFETIME" "$NTSD" -c "$dir/ntp.conf" --workers 1 \
+  start_server "$SERVER_LOG" "$LIFETIME" "$NTSD" -c "$dir/ntp.conf" --workers 1 --io-backend "$io" \
     --port 0 --ke-port 0 --state-dir "$dir/state"
   ntsd_ready() { grep -q '^ntsd: ready' "$SERVER_LOG"; }
   if ! wait_for 15 ntsd_ready; then
-    note "ntsd did not start"
+    note "ntsd --io-backend $io did not start"
     log_tail "$SERVER_LOG" >&2
-    fail_row "ntsd|NTS" "did not start"
-    fail_row "ntsd|plain" "did not start"
+    fail_row "$key|NTS" "did not start"
+    fail_row "$key|plain" "did not start"
   else
     ntp_port=$(sed -n 's/^ntsd: serving NTP on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$SERVER_LOG" | head -1)
     ke_port=$(sed -n 's/^ntsd: serving NTS-KE on port \([0-9]*\) .*/\1/p' "$SERVER_LOG" | head -1)
-    io=$(sed -n 's/^ntsd: [0-9]* workers, \(.*\) I\/O;.*/\1/p' "$SERVER_LOG" | head -1)
-    echo "  pid $SERVER_PID, NTP 127.0.0.1:$ntp_port ($io), NTS-KE port $ke_port"
-    if nts_check ntsd "$ke_port"; then
-      bench_runs "ntsd|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port "$ke_port"
+    echo "  pid $SERVER_PID, NTP 127.0.0.1:$ntp_port, NTS-KE port $ke_port"
+    if nts_check "$key" "$ke_port"; then
+      bench_runs "$key|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port "$ke_port"
     else
-      fail_row "ntsd|NTS" "NTS check failed"
+      fail_row "$key|NTS" "NTS check failed"
     fi
-    bench_runs "ntsd|plain" "$SERVER_PID" --plain --port "$ntp_port"
+    bench_runs "$key|plain" "$SERVER_PID" --plain --port "$ntp_port"
   fi
   stop_server
   echo
+  done
 fi
 
 # ---------------------------------------------------------------- chronyd
@@ -632,7 +635,6 @@ echo
 ratio() {  # A B: A/B with two decimals, or empty
   [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'
 }
-ntsd_nts="${PER_CPU[ntsd|NTS]:-}"
 best_reflector=""
 for key in "reflector-uring|plain" "reflector-mmsg|plain"; do
   v="${PER_CPU[$key]:-}"
@@ -641,14 +643,19 @@ for key in "reflector-uring|plain" "reflector-mmsg|plain"; do
     best_reflector=$v
   fi
 done
-echo "ntsd NTS verified replies per server CPU-second:"
+percent() {  # A B: 100*A/B with one decimal, or empty
+  [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b }'
+}
 or_na() { if [[ -n "$1" ]]; then echo "$1$2"; else echo "n/a"; fi; }
-if [[ -z "$ntsd_nts" ]]; then
-  echo "  n/a (no ntsd NTS figure)"
-else
-  echo "  vs chronyd NTS:        $(or_na "$(ratio "$ntsd_nts" "${PER_CPU[chronyd|NTS]:-}" || true)" x)"
-  echo "  vs ntpd NTS:           $(or_na "$(ratio "$ntsd_nts" "${PER_CPU[ntpd|NTS]:-}" || true)" x)"
-  pct=""
-  [[ -n "$best_reflector" ]] && pct=$(awk -v a="$ntsd_nts" -v b="$best_reflector" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b }')
-  echo "  of the best reflector: $(or_na "$pct" %) (its plain figure, no crypto: $(or_na "$(fmt '%.0f' "$best_reflector")" ""))"
-fi
+for io in uring mmsg; do
+  ntsd_nts="${PER_CPU[ntsd-$io|NTS]:-}"
+  echo "ntsd ($io) NTS verified replies per server CPU-second:"
+  if [[ -z "$ntsd_nts" ]]; then
+    echo "  n/a (no figure)"
+    continue
+  fi
+  echo "  vs chronyd NTS:             $(or_na "$(ratio "$ntsd_nts" "${PER_CPU[chronyd|NTS]:-}" || true)" x)"
+  echo "  vs ntpd NTS:                $(or_na "$(ratio "$ntsd_nts" "${PER_CPU[ntpd|NTS]:-}" || true)" x)"
+  echo "  of the reflector ($io):  $(or_na "$(percent "$ntsd_nts" "${PER_CPU[reflector-$io|plain]:-}" || true)" %)"
+  echo "  of the best reflector:      $(or_na "$(percent "$ntsd_nts" "$best_reflector" || true)" %) (no crypto: $(or_na "$(fmt '%.0f' "$best_reflector")" ""))"
+done
