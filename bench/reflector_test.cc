@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proto/byte_order.h"
+#include "server/udp_test_client.h"
 
 namespace ntsd::bench {
 namespace {
@@ -41,36 +42,6 @@ TEST(ReflectPacket, refuses_a_request_shorter_than_48_bytes) {
   EXPECT_FALSE(reflect_packet(request, 1, reply));
 }
 
-// A loopback client with a receive timeout, so a missing reply fails the test
-// instead of hanging it.
-class Client {
- public:
-  explicit Client(uint16_t port) : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
-    sockaddr_in server{};
-    server.sin_family = AF_INET;
-    server.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
-    connect(fd_, reinterpret_cast<sockaddr*>(&server), sizeof(server));
-  }
-  ~Client() { close(fd_); }
-  void send(const std::vector<uint8_t>& datagram) {
-    ASSERT_EQ(::send(fd_, datagram.data(), datagram.size(), 0),
-              static_cast<ssize_t>(datagram.size()));
-  }
-  // The next datagram within 2 s, or empty.
-  std::vector<uint8_t> receive() {
-    pollfd pfd{fd_, POLLIN, 0};
-    if (poll(&pfd, 1, 2000) != 1) return {};
-    std::vector<uint8_t> buffer(2048);
-    const ssize_t n = recv(fd_, buffer.data(), buffer.size(), 0);
-    buffer.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return buffer;
-  }
-
- private:
-  int fd_;
-};
-
 class ReflectorTest : public ::testing::TestWithParam<server::IoBackend> {
  protected:
   std::unique_ptr<Reflector> open_on_free_port() {
@@ -93,11 +64,12 @@ TEST_P(ReflectorTest, answers_requests_and_drops_short_and_truncated_datagrams) 
   ReflectorCounts counts;
   std::thread serving([&] { counts = reflector->run(stop, 0); });
 
-  Client client(reflector->port());
+  server::testing::UdpTestClient client;
+  const uint16_t port = reflector->port();
   const uint8_t versions[] = {4, 3, 4};
   for (uint64_t i = 0; i < 3; ++i) {
     const uint64_t transmit = 0x0123456789abcdef + i;
-    client.send(client_request(versions[i], transmit));
+    ASSERT_TRUE(client.send_to(port, client_request(versions[i], transmit)));
     const std::vector<uint8_t> reply = client.receive();
     ASSERT_EQ(reply.size(), 48u);
     EXPECT_EQ(reply[0] & 7, 4);                   // mode 4
@@ -108,11 +80,11 @@ TEST_P(ReflectorTest, answers_requests_and_drops_short_and_truncated_datagrams) 
   }
   // A 20-byte datagram and one longer than ntsd accepts get no answer: the
   // next reply is the one to the request sent after them.
-  client.send(std::vector<uint8_t>(20, 0x23));
+  ASSERT_TRUE(client.send_to(port, std::vector<uint8_t>(20, 0x23)));
   std::vector<uint8_t> too_long = client_request(4, 1);
   too_long.resize(server::kMaxDatagram + 100);
-  client.send(too_long);
-  client.send(client_request(4, 0xfeedface));
+  ASSERT_TRUE(client.send_to(port, too_long));
+  ASSERT_TRUE(client.send_to(port, client_request(4, 0xfeedface)));
   const std::vector<uint8_t> reply = client.receive();
   ASSERT_EQ(reply.size(), 48u);
   EXPECT_EQ(proto::load_be64(reply.data() + 24), 0xfeedfaceu);

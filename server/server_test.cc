@@ -15,46 +15,14 @@
 #include "crypto/key_ring.h"
 #include "proto/ntp_packet.h"
 #include "server/nts_test_client.h"
+#include "server/udp_test_client.h"
 
 namespace ntsd::server {
 namespace {
 
 constexpr int64_t kSimulatedNow = int64_t{1'900'000'000} * 1'000'000'000;
 
-class Client {
- public:
-  explicit Client(const char* source_address = "127.0.0.1") {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    inet_pton(AF_INET, source_address, &local.sin_addr);
-    bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local));
-  }
-  ~Client() { close(fd_); }
-
-  void send_to(uint16_t port, const std::vector<uint8_t>& packet) {
-    sockaddr_in server{};
-    server.sin_family = AF_INET;
-    server.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
-    ASSERT_EQ(sendto(fd_, packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&server),
-                     sizeof(server)),
-              static_cast<ssize_t>(packet.size()));
-  }
-
-  // The next datagram within timeout_ms, or empty.
-  std::vector<uint8_t> receive(int timeout_ms = 2000) {
-    pollfd pfd{fd_, POLLIN, 0};
-    if (poll(&pfd, 1, timeout_ms) != 1) return {};
-    std::vector<uint8_t> buffer(2048);
-    const ssize_t n = recv(fd_, buffer.data(), buffer.size(), 0);
-    buffer.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return buffer;
-  }
-
- private:
-  int fd_;
-};
+using Client = testing::UdpTestClient;
 
 std::vector<uint8_t> client_request(uint64_t transmit) {
   std::vector<uint8_t> packet(48, 0);
@@ -111,7 +79,7 @@ TEST_P(ServerTest, answers_a_client_request_on_loopback) {
 
   Client client;
   const uint64_t transmit = 0x0123'4567'89ab'cdefull;
-  client.send_to(server->port(), client_request(transmit));
+  ASSERT_TRUE(client.send_to(server->port(), client_request(transmit)));
   const auto reply_bytes = client.receive();
   ASSERT_EQ(reply_bytes.size(), 48u);
   const auto reply = proto::parse_header(reply_bytes).value();
@@ -132,15 +100,15 @@ TEST_P(ServerTest, drops_and_counts_malformed_packets_and_keeps_serving) {
   auto server = start(1);
   ASSERT_NE(server, nullptr);
   Client client;
-  client.send_to(server->port(), {1, 2, 3});                        // too short
+  ASSERT_TRUE(client.send_to(server->port(), {1, 2, 3}));                        // too short
   auto bad_mode = client_request(1);
   bad_mode[0] = proto::li_vn_mode(proto::Leap::kNone, 4, proto::Mode::kServer);
-  client.send_to(server->port(), bad_mode);                         // not a client
+  ASSERT_TRUE(client.send_to(server->port(), bad_mode));                         // not a client
   auto bad_version = client_request(1);
   bad_version[0] = 0x3b;                                             // version 7
-  client.send_to(server->port(), bad_version);
-  client.send_to(server->port(), std::vector<uint8_t>(1472 + 100, 0x23));  // oversized
-  client.send_to(server->port(), client_request(42));
+  ASSERT_TRUE(client.send_to(server->port(), bad_version));
+  ASSERT_TRUE(client.send_to(server->port(), std::vector<uint8_t>(1472 + 100, 0x23)));  // oversized
+  ASSERT_TRUE(client.send_to(server->port(), client_request(42)));
   const auto reply = client.receive();
   ASSERT_EQ(reply.size(), 48u);
   EXPECT_EQ(proto::parse_header(reply)->origin_time.raw, 42u);
@@ -169,7 +137,7 @@ TEST_P(ServerTest, one_client_address_always_reaches_the_same_worker) {
     const uint32_t word = ntohl(inet_addr(address.c_str()));
     for (int port = 0; port < 8; ++port) {  // a new socket = a new source port
       Client client(address.c_str());
-      client.send_to(server->port(), client_request(1000 + sent));
+      ASSERT_TRUE(client.send_to(server->port(), client_request(1000 + sent)));
       ASSERT_EQ(client.receive().size(), 48u);
       ++expected[steering_index(word, kWorkers)];
       ++sent;
@@ -187,7 +155,7 @@ TEST_P(ServerTest, answers_a_burst_without_loss) {
   constexpr int kBurst = 2000;  // more than the buffer ring of one round
   int received = 0;
   for (int i = 0; i < kBurst; ++i) {
-    client.send_to(server->port(), client_request(i + 1));
+    ASSERT_TRUE(client.send_to(server->port(), client_request(i + 1)));
     if (i % 100 == 99) {  // stay under the socket queue limits
       while (received <= i && !client.receive(1000).empty()) ++received;
     }
@@ -206,7 +174,7 @@ TEST_P(ServerTest, keeps_serving_after_a_flood_that_exhausts_receive_buffers) {
   for (int i = 0; i < 20000; ++i) flooder.send_to(server->port(), junk);
   Client client;
   for (int attempt = 0; attempt < 5; ++attempt) {  // the flood may still be draining
-    client.send_to(server->port(), client_request(777));
+    ASSERT_TRUE(client.send_to(server->port(), client_request(777)));
     const auto reply = client.receive(1000);
     if (!reply.empty()) {
       EXPECT_EQ(proto::parse_header(reply)->origin_time.raw, 777u);
@@ -227,7 +195,7 @@ TEST_P(ServerTest, answers_nts_requests_and_naks_bad_cookies) {
   const auto session = testing::make_session(keys.load()->current(), 21);
   const std::vector<uint8_t> uid(32, 0x77);
   Client client;
-  client.send_to(server->port(), testing::make_nts_request(session, 4242, uid));
+  ASSERT_TRUE(client.send_to(server->port(), testing::make_nts_request(session, 4242, uid)));
   const auto reply = client.receive();
   ASSERT_FALSE(reply.empty());
   const auto checked = testing::check_nts_reply(session, reply);
@@ -237,7 +205,7 @@ TEST_P(ServerTest, answers_nts_requests_and_naks_bad_cookies) {
 
   auto bad = session;
   bad.cookie[40] ^= 4;
-  client.send_to(server->port(), testing::make_nts_request(bad, 4343, uid));
+  ASSERT_TRUE(client.send_to(server->port(), testing::make_nts_request(bad, 4343, uid)));
   const auto nak = client.receive();
   ASSERT_GE(nak.size(), 48u);
   EXPECT_EQ(proto::parse_header(nak)->reference_id, proto::refid_from_ascii("NTSN"));
@@ -259,14 +227,14 @@ TEST_P(ServerTest, restrict_ignores_and_rate_limits_per_address_across_source_po
   ASSERT_NE(server, nullptr);
   {
     Client ignored("127.0.0.2");
-    ignored.send_to(server->port(), client_request(1));
+    ASSERT_TRUE(ignored.send_to(server->port(), client_request(1)));
     EXPECT_TRUE(ignored.receive(300).empty());
   }
   // 30 requests back to back, each from a new source port of 127.0.0.3.
   int served = 0, kissed = 0, silent = 0;
   for (int i = 0; i < 30; ++i) {
     Client client("127.0.0.3");
-    client.send_to(server->port(), client_request(100 + i));
+    ASSERT_TRUE(client.send_to(server->port(), client_request(100 + i)));
     const auto reply = client.receive(150);
     if (reply.empty()) {
       ++silent;
@@ -307,7 +275,7 @@ TEST_P(ServerTest, key_rotation_mid_session_causes_no_nak) {
   Client client;
   for (int round = 0; round < 4; ++round) {
     if (round == 2) keys.publish(ring.snapshot_at(now + 3600, keys.load()));  // rotate
-    client.send_to(server->port(), testing::make_nts_request(session, 500 + round, uid));
+    ASSERT_TRUE(client.send_to(server->port(), testing::make_nts_request(session, 500 + round, uid)));
     const auto reply = client.receive();
     const auto checked = testing::check_nts_reply(session, reply);
     ASSERT_TRUE(checked.authentic) << "round " << round;
