@@ -51,6 +51,13 @@ echo "plain: $plain"
 [[ $(json_field "$plain" verified) -gt 1000 ]] || fail "plain: too few verified: $plain"
 [[ $(json_field "$plain" failed) == 0 && $(json_field "$plain" timeouts) == 0 ]] || fail "plain: $plain"
 
+# Two threads from two loopback sources (--bind), requests bounded by count.
+bound=$(timeout 60 "$NTSBENCH" --plain --port "$NTSD_PORT" --threads 2 --bind 127.0.0.2 127.0.0.3 \
+  --requests 2000 --window 16 --duration 10 --json --quiet 2>/dev/null) || fail "ntsbench --bind failed"
+echo "plain, --bind, --requests 2000: $bound"
+[[ $(json_field "$bound" sent) -eq 2000 && $(json_field "$bound" verified) -eq 2000 ]] \
+  || fail "--requests 2000 over two bound threads: $bound"
+
 # NTS-KE handshakes against the embedded default, whose per-address limit
 # (burst 50, then 5/s) refuses most of 4 eager connections: refusals count
 # as failed, not as handshakes.
