@@ -3,6 +3,8 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -53,12 +55,24 @@ class UringIo final : public PacketIo {
   }
 
   bool init(std::string* error) {
+    // Deferred task running (kernel >= 6.1): completions are posted only when
+    // the worker waits for them, in one go, instead of interrupting it as
+    // packets arrive. It needs a single submitting thread, and the worker
+    // thread is not the one creating the ring: the ring starts disabled and
+    // the worker enables and arms it on its first receive (start()).
     io_uring_params params{};
-    params.flags = IORING_SETUP_COOP_TASKRUN;
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+                   IORING_SETUP_CQSIZE;
     params.cq_entries = kCompletionQueueCapacity / 2;
-    params.flags |= IORING_SETUP_CQSIZE;
     int ret = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
-    if (ret == -EINVAL) {  // older kernel: plain flags
+    deferred_start_ = ret >= 0;
+    if (ret == -EINVAL) {  // older kernel
+      params = {};
+      params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
+      params.cq_entries = kCompletionQueueCapacity / 2;
+      ret = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+    }
+    if (ret == -EINVAL) {  // older still: plain flags
       params = {};
       ret = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
     }
@@ -96,21 +110,19 @@ class UringIo final : public PacketIo {
 
     recv_template_.msg_namelen = sizeof(sockaddr_in6);
     recv_template_.msg_controllen = CMSG_SPACE(sizeof(timespec));
-    for (size_t i = 0; i < sockets_.size(); ++i) arm(i);
     for (unsigned i = 0; i < kSendSlots; ++i) free_slots_.push_back(i);
     slots_.resize(kSendSlots);
     completions_.resize(kCompletionQueueCapacity);
-    ret = io_uring_submit(&ring_);
-    if (ret < 0) {
-      *error = std::string("io_uring_submit: ") + std::strerror(-ret);
-      return false;
-    }
-    return true;
+    return deferred_start_ || start(error);
   }
 
   const char* name() const override { return "io_uring"; }
 
   size_t receive_batch(std::span<RxPacket> out, int timeout_ms) override {
+    if (!started_) {
+      std::string error;
+      if (!start(&error)) return 0;  // cannot happen once init() succeeded: the ring exists
+    }
     release_batch();  // buffers of a round that yielded no packet (a no-op otherwise)
     rearm_finished_receives();
     drain_completions();
@@ -172,6 +184,26 @@ class UringIo final : public PacketIo {
 
  private:
   uint8_t* buffer(unsigned bid) { return buffers_.data() + size_t{bid} * kBufferSize; }
+
+  // Enables the ring in the calling thread (with deferred task running, the
+  // only thread that may submit) and arms one multishot receive per socket.
+  bool start(std::string* error) {
+    if (deferred_start_) {
+      // liburing 2.3 declares io_uring_enable_rings() but does not export it.
+      if (syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+        *error = std::string("io_uring enable rings: ") + std::strerror(errno);
+        return false;
+      }
+    }
+    for (size_t i = 0; i < sockets_.size(); ++i) arm(i);
+    const int ret = io_uring_submit(&ring_);
+    if (ret < 0) {
+      *error = std::string("io_uring_submit: ") + std::strerror(-ret);
+      return false;
+    }
+    started_ = true;
+    return true;
+  }
 
   io_uring_sqe* get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -266,6 +298,8 @@ class UringIo final : public PacketIo {
   std::array<uint16_t, kBufferCount> released_{};
   size_t released_count_ = 0;
   uint64_t send_errors_ = 0;
+  bool deferred_start_ = false;  // ring created disabled, enabled by the worker thread
+  bool started_ = false;
 };
 
 }  // namespace
