@@ -1,6 +1,5 @@
 #include "bench/load_generator.h"
 
-#include <arpa/inet.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -45,37 +44,6 @@ void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
 
 }  // namespace
 
-bool SocketAddress::parse(const std::string& ip, uint16_t port, SocketAddress* out) {
-  *out = SocketAddress{};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&out->storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out->storage);
-  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    out->length = sizeof *v4;
-    return true;
-  }
-  if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    out->length = sizeof *v6;
-    return true;
-  }
-  return false;
-}
-
-std::string SocketAddress::to_string() const {
-  char text[INET6_ADDRSTRLEN] = "?";
-  if (storage.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&storage);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
-  }
-  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage);
-  inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-  return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
-}
-
 struct LoadThread::Slot {
   RequestRecord record;
   int64_t sent_ns = 0;
@@ -118,7 +86,7 @@ LoadThread::~LoadThread() {
 }
 
 bool LoadThread::open(std::string* error) {
-  fd_ = ::socket(config_.server.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  fd_ = ::socket(config_.server.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     *error = std::string("socket: ") + std::strerror(errno);
     return false;
@@ -128,11 +96,11 @@ bool LoadThread::open(std::string* error) {
   setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
   setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
   if (config_.bind &&
-      ::bind(fd_, reinterpret_cast<const sockaddr*>(&config_.bind->storage), config_.bind->length) != 0) {
+      ::bind(fd_, reinterpret_cast<const sockaddr*>(&config_.bind->address), config_.bind->length) != 0) {
     *error = "bind " + config_.bind->to_string() + ": " + std::strerror(errno);
     return false;
   }
-  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&config_.server.storage), config_.server.length) != 0) {
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&config_.server.address), config_.server.length) != 0) {
     *error = "connect " + config_.server.to_string() + ": " + std::strerror(errno);
     return false;
   }

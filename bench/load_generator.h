@@ -16,20 +16,13 @@
 
 #include "bench/latency_histogram.h"
 #include "bench/nts_client.h"
+#include "server/udp_socket.h"
 
 namespace ntsd::bench {
 
-struct SocketAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  // "127.0.0.1" or "::1" and a port; false if not an IP literal.
-  static bool parse(const std::string& ip, uint16_t port, SocketAddress* out);
-  std::string to_string() const;
-};
-
 struct LoadConfig {
-  SocketAddress server;
-  std::optional<SocketAddress> bind;  // local address (spreads source addresses over workers)
+  server::Endpoint server;              // address and port
+  std::optional<server::Endpoint> bind;  // local address (spreads source addresses over workers)
   bool plain = false;                 // plain NTP; else NTS with the thread's sessions
   uint32_t window = 256;              // closed loop: requests outstanding (used when rate == 0)
   double rate = 0;                    // open loop: requests per second for this thread

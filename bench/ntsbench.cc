@@ -261,11 +261,12 @@ int run_ntp_mode(const Options& o, BenchReport& report) {
   }
   // NTP goes only to the host the operator named (a Server record is not followed).
   const std::string ntp_host = o.plain || o.ntp_host.empty() ? o.host : o.ntp_host;
-  SocketAddress server;
-  if (!SocketAddress::parse(ntp_host, ntp_port, &server)) {
+  server::Endpoint server;
+  if (!server::Endpoint::parse(ntp_host, &server)) {
     std::fprintf(stderr, "ntsbench: %s is not an IP address\n", ntp_host.c_str());
     return 2;
   }
+  server.set_port(ntp_port);
   report.target = server.to_string();
   report.clients = o.plain ? 0 : o.clients;
   report.threads = o.threads;
@@ -282,9 +283,9 @@ int run_ntp_mode(const Options& o, BenchReport& report) {
     config.timeout_ns = int64_t{o.timeout_ms} * 1'000'000;
     config.max_requests = o.requests == 0 ? 0 : std::max<uint64_t>(1, o.requests / static_cast<uint64_t>(o.threads));
     if (!o.bind.empty()) {
-      SocketAddress local;
+      server::Endpoint local;
       const std::string& address = o.bind[static_cast<size_t>(t) % o.bind.size()];
-      if (!SocketAddress::parse(address, 0, &local)) {
+      if (!server::Endpoint::parse(address, &local)) {
         std::fprintf(stderr, "ntsbench: --bind %s is not an IP address\n", address.c_str());
         return 2;
       }
