@@ -6,36 +6,10 @@
 #include <vector>
 
 #include "ke/client.h"
-#include "proto/ke_record.h"
 
 namespace ntsd::bench {
 
-namespace {
-
 using Clock = std::chrono::steady_clock;
-
-bool response_has_cookies(const ke::KeClientResult& result, std::string* error) {
-  if (!result.handshake_ok) {
-    *error = result.error.empty() ? "handshake failed" : result.error;
-    return false;
-  }
-  proto::KeResponse response;
-  if (proto::parse_ke_response(result.response, response) != proto::KeResponseStatus::kOk) {
-    *error = "malformed NTS-KE response";
-    return false;
-  }
-  if (!response.errors.empty()) {
-    *error = "server sent NTS-KE error " + std::to_string(response.errors.front());
-    return false;
-  }
-  if (response.cookies.empty()) {
-    *error = "NTS-KE response without cookies";
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 KeLoadResult run_ke_load(const KeLoadConfig& config, const std::atomic<bool>& stop, KeLoadCounters& counters) {
   const ke::KeClient client(ke_client_options(config.target));
@@ -51,9 +25,8 @@ KeLoadResult run_ke_load(const KeLoadConfig& config, const std::atomic<bool>& st
       std::string first_error;
       while (Clock::now() < deadline && !stop.load(std::memory_order_relaxed)) {
         const auto begin = Clock::now();
-        const ke::KeClientResult session = client.run();
         std::string error;
-        if (response_has_cookies(session, &error)) {
+        if (session_from_ke_result(config.target, client.run(), &error)) {
           ++ok;
           counters.handshakes.fetch_add(1, std::memory_order_relaxed);
           latency.record(static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - begin).count()));

@@ -167,10 +167,17 @@ ke::KeClientOptions ke_client_options(const KeTarget& target) {
   return options;
 }
 
+namespace {
+
+std::string ke_where(const KeTarget& target) {
+  return "NTS-KE " + target.host + ":" + std::to_string(target.port) + ": ";
+}
+
+}  // namespace
+
 std::optional<NtsSession> establish_session(const KeTarget& target, std::string* error) {
-  const std::string where = "NTS-KE " + target.host + ":" + std::to_string(target.port) + ": ";
   auto fail = [&](const std::string& why) -> std::optional<NtsSession> {
-    if (error) *error = where + why;
+    if (error) *error = ke_where(target) + why;
     return std::nullopt;
   };
   if (target.aeads.empty()) return fail("no AEAD to offer");
@@ -181,7 +188,15 @@ std::optional<NtsSession> establish_session(const KeTarget& target, std::string*
   if (!target.insecure && target.ca_file.empty()) {
     return fail("no CA file to verify the server against (give one, or choose insecure)");
   }
-  const ke::KeClientResult result = ke::run_ke_client(ke_client_options(target));
+  return session_from_ke_result(target, ke::run_ke_client(ke_client_options(target)), error);
+}
+
+std::optional<NtsSession> session_from_ke_result(const KeTarget& target, const ke::KeClientResult& result,
+                                                 std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<NtsSession> {
+    if (error) *error = ke_where(target) + why;
+    return std::nullopt;
+  };
   if (!result.handshake_ok) return fail(result.error);
   if (result.alpn != "ntske/1") return fail("server did not select ALPN ntske/1");
   proto::KeResponse response;

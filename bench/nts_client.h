@@ -71,6 +71,10 @@ ke::KeClientOptions ke_client_options(const KeTarget& target);
 // server's cookies; nullopt with *error set on any failure (connect, TLS,
 // verification, Error record, no cookies, unsupported AEAD).
 std::optional<NtsSession> establish_session(const KeTarget& target, std::string* error);
+// The checks and the session of establish_session(), for a KE exchange run
+// by the caller (ntsbench --ke reuses one ke::KeClient across connections).
+std::optional<NtsSession> session_from_ke_result(const KeTarget& target, const ke::KeClientResult& result,
+                                                 std::string* error);
 
 // A session from known keys and cookies (tests; tools that bring their own keys).
 NtsSession make_session(crypto::AeadId aead, crypto::Bytes c2s_key, crypto::Bytes s2c_key,
