@@ -47,7 +47,9 @@ struct UpstreamServer {
 
 // Settings of the `nts` directive (NTS-KE server side and shared client defaults).
 struct NtsSettings {
-  bool enabled = false;            // `nts enable` (`nts disable` clears it)
+  // `nts enable` / `nts disable`; unset: the NTS server is on exactly when
+  // `nts cert` and `nts key` are both given (see nts_server_mode()).
+  std::optional<bool> enabled;
   std::string cert;                // `nts cert FILE`: certificate chain
   std::string key;                 // `nts key FILE`: private key
   std::string ca;                  // `nts ca FILE|DIR`: CA for upstream NTS-KE servers
@@ -160,6 +162,21 @@ struct Config {
   std::optional<int> discard_monitor;  // MRU overflow sampling, NTPsec `discard monitor`
   bool operator==(const Config&) const = default;
 };
+
+// Whether the NTS server (NTS-KE + NTS-authenticated NTP) runs, and why.
+enum class NtsServerMode : uint8_t {
+  kOnEnabled,      // `nts enable` (NTPsec's Quick Start form)
+  kOnCertAndKey,   // `nts cert` and `nts key` without `nts enable` (the NTS guide's server form)
+  kOffDisabled,    // `nts disable`, whatever else is given
+  kOffNoCertKey,   // neither `nts enable` nor both of `nts cert` / `nts key`
+};
+NtsServerMode nts_server_mode(const NtsSettings& nts);
+inline bool nts_server_on(const NtsSettings& nts) {
+  const NtsServerMode m = nts_server_mode(nts);
+  return m == NtsServerMode::kOnEnabled || m == NtsServerMode::kOnCertAndKey;
+}
+// One line for `ntsd --check` and the start-up log, e.g. "NTS server: on (nts cert + nts key)".
+const char* nts_server_mode_text(NtsServerMode mode);
 
 // A flag as its uint32_t bit, for building and testing masks.
 constexpr uint32_t bit(RestrictFlag f) { return static_cast<uint32_t>(f); }

@@ -50,7 +50,7 @@ TEST(DataGood, EveryGoodFileRoundTripsThroughToText) {
   for (const char* name :
        {"good_nts_client_debian.conf", "good_nts_server_debian.conf", "good_nts_client_source.conf",
         "good_nts_server_source.conf", "good_ntsd_extensions.conf", "good_restrict_forms.conf",
-        "good_crlf.conf", "good_tabs_comments.conf"}) {
+        "good_crlf.conf", "good_tabs_comments.conf", "good_guide_server_debian.conf"}) {
     const Config c = good(name);
     const ParseResult again = parse_config_text(to_text(c), "canonical");
     ASSERT_TRUE(again.config) << name << ::testing::PrintToString(again.errors);
@@ -62,7 +62,8 @@ TEST(DataGood, NtsClientDebian) {
   const Config c = good("good_nts_client_debian.conf");
   expect_guide_servers(c, 5);
   EXPECT_EQ(c.servers[4].host, "ntp2.glypnod.com");
-  EXPECT_FALSE(c.nts.enabled);
+  EXPECT_FALSE(c.nts.enabled.has_value());
+  EXPECT_EQ(nts_server_mode(c.nts), NtsServerMode::kOffNoCertKey);
   EXPECT_EQ(c.driftfile, "/var/lib/ntpsec/ntp.drift");
   EXPECT_EQ(c.statsdir, "/var/log/ntpsec/");
   EXPECT_EQ(c.leapfile, "/usr/share/zoneinfo/leap-seconds.list");
@@ -80,12 +81,22 @@ TEST(DataGood, NtsClientDebian) {
 TEST(DataGood, NtsServerDebian) {
   const Config c = good("good_nts_server_debian.conf");
   expect_guide_servers(c, 2);
-  EXPECT_TRUE(c.nts.enabled);
+  EXPECT_EQ(c.nts.enabled, true);
   EXPECT_EQ(c.nts.key, "/etc/letsencrypt/live/ntp.example.com/privkey.pem");
   EXPECT_EQ(c.nts.cert, "/etc/letsencrypt/live/ntp.example.com/fullchain.pem");
   EXPECT_EQ(c.nts.cookie_file, "/var/lib/ntpsec/nts-keys");
   EXPECT_EQ(c.driftfile, "/var/lib/ntpsec/ntp.drift");
   EXPECT_EQ(c.statsdir, "/var/log/ntpsec/");
+}
+
+// The guide's server form: cert + key and no `nts enable` still serves NTS.
+TEST(DataGood, GuideServerWithoutNtsEnable) {
+  const Config c = good("good_guide_server_debian.conf");
+  EXPECT_FALSE(c.nts.enabled.has_value());
+  EXPECT_EQ(nts_server_mode(c.nts), NtsServerMode::kOnCertAndKey);
+  EXPECT_TRUE(nts_server_on(c.nts));
+  ASSERT_EQ(c.servers.size(), 3u);
+  EXPECT_TRUE(c.servers[0].nts);
 }
 
 TEST(DataGood, NtsClientSource) {
@@ -104,7 +115,7 @@ TEST(DataGood, NtsClientSource) {
 TEST(DataGood, NtsServerSource) {
   const Config c = good("good_nts_server_source.conf");
   expect_guide_servers(c, 2);
-  EXPECT_TRUE(c.nts.enabled);
+  EXPECT_EQ(c.nts.enabled, true);
   EXPECT_EQ(c.nts.cookie_file, "/var/lib/ntp/nts-keys");
   EXPECT_EQ(c.driftfile, "/var/lib/ntp/ntp.drift");
   EXPECT_EQ(c.logfile, "/var/log/ntpd.log");

@@ -58,7 +58,7 @@ void servers(std::string& out, const Config& c) {
 }
 
 void nts(std::string& out, const NtsSettings& n) {
-  if (n.enabled) line(out, "nts enable");
+  if (n.enabled) line(out, *n.enabled ? "nts enable" : "nts disable");
   if (!n.cert.empty()) line(out, "nts cert " + token(n.cert));
   if (!n.key.empty()) line(out, "nts key " + token(n.key));
   if (!n.ca.empty()) line(out, "nts ca " + token(n.ca));

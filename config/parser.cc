@@ -88,6 +88,15 @@ ParseResult parse_config_text(std::string_view text, std::string_view file_name)
   Config config;
   Context ctx(config, file_name, result.errors, result.warnings);
   for (const Line& line : split_lines(text)) parse_line(line, ctx);
+  // Half a certificate/key pair without `nts enable` looks like an NTS
+  // server configuration but cannot be one; say so instead of silently
+  // serving no NTS.
+  const NtsSettings& nts = config.nts;
+  if (!nts.enabled && nts.cert.empty() != nts.key.empty()) {
+    result.warnings.push_back(std::string(file_name) + ": " +
+                              (nts.cert.empty() ? "'nts key' without 'nts cert'" : "'nts cert' without 'nts key'") +
+                              ": the NTS server stays off");
+  }
   // All or nothing: a file with any error yields no config at all, so a
   // caller can never run on half of what the operator wrote.
   if (result.errors.empty()) result.config = std::move(config);

@@ -103,7 +103,7 @@ TEST(Parser, NtsSubcommands) {
       "nts port 4461 keyseed /seed rotate 60 keepkeys 365 kethreads 2 kerate 0 keburst 9\n"
       "nts ntpserver a.example ntpserver [::1]:123 require\n");
   const NtsSettings& n = c.nts;
-  EXPECT_TRUE(n.enabled);
+  EXPECT_EQ(n.enabled, true);
   EXPECT_EQ(n.cert, "/c.pem");
   EXPECT_EQ(n.key, "/k.pem");
   EXPECT_EQ(n.ca, "/etc/ssl/certs");
@@ -124,7 +124,31 @@ TEST(Parser, NtsSubcommands) {
 }
 
 TEST(Parser, NtsDisableAfterEnableWins) {
-  EXPECT_FALSE(parse_ok("nts enable\nnts disable\n").nts.enabled);
+  EXPECT_EQ(parse_ok("nts enable\nnts disable\n").nts.enabled, false);
+}
+
+// NTPsec's Quick Start (`nts enable`) and the NTS guide (`nts cert` + `nts key`
+// only) both turn the NTS server on; `nts disable` wins over a cert and key.
+TEST(Parser, NtsServerMode) {
+  EXPECT_EQ(nts_server_mode(parse_ok("").nts), NtsServerMode::kOffNoCertKey);
+  EXPECT_EQ(nts_server_mode(parse_ok("nts enable\n").nts), NtsServerMode::kOnEnabled);
+  EXPECT_EQ(nts_server_mode(parse_ok("nts cert /c.pem\nnts key /k.pem\n").nts), NtsServerMode::kOnCertAndKey);
+  EXPECT_EQ(nts_server_mode(parse_ok("nts cert /c.pem\nnts key /k.pem\nnts disable\n").nts),
+            NtsServerMode::kOffDisabled);
+  EXPECT_EQ(nts_server_mode(parse_ok("nts disable\nnts enable cert /c.pem key /k.pem\n").nts),
+            NtsServerMode::kOnEnabled);
+  EXPECT_FALSE(nts_server_on(parse_ok("nts disable cert /c.pem key /k.pem\n").nts));
+  EXPECT_TRUE(nts_server_on(parse_ok("nts cert /c.pem key /k.pem\n").nts));
+}
+
+// Half a pair without `nts enable` is a warning: it looks like a server but is not one.
+TEST(Parser, NtsCertWithoutKeyWarns) {
+  const ParseResult r = parse_config_text("nts cert /c.pem\n", "f");
+  ASSERT_TRUE(r.config);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0], "f: 'nts cert' without 'nts key': the NTS server stays off");
+  EXPECT_FALSE(nts_server_on(r.config->nts));
+  EXPECT_TRUE(parse_config_text("nts enable\nnts cert /c.pem\n", "f").warnings.empty());
 }
 
 TEST(Parser, AeadNamesMapToIds) {

@@ -42,6 +42,7 @@ int check_config(const std::string& path) {
     return 1;
   }
   std::printf("%s: OK\n", path.c_str());
+  std::printf("%s\n", ntsd::config::nts_server_mode_text(ntsd::config::nts_server_mode(result.config->nts)));
   return 0;
 }
 
@@ -74,10 +75,10 @@ int main(int argc, char** argv) {
   const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // NTS: on in the embedded default; with a config file when `nts enable`
-  // is given (as in NTPsec).
+  // NTS: on in the embedded default; with a config file after `nts enable`
+  // (NTPsec's Quick Start) or `nts cert` + `nts key` (the NTS guide's form).
   std::unique_ptr<ntsd::daemon::NtsService> nts;
-  const bool nts_enabled = !config || config->nts.enabled;
+  const bool nts_enabled = !config || ntsd::config::nts_server_on(config->nts);
   if (nts_enabled) {
     nts = ntsd::daemon::NtsService::start(config ? &*config : nullptr, *options, &error);
     if (!nts) {
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
       }
     }
   } else {
-    log_line("NTS is off (no `nts enable`): NTS requests are dropped and counted");
+    log_line("%s", ntsd::config::nts_server_mode_text(ntsd::config::nts_server_mode(config->nts)));
   }
   log_line("%d workers, %s I/O; %s", server->worker_count(), server->backend_name(),
            plan->description.c_str());

@@ -26,6 +26,23 @@ for file in "$@"; do
 done
 [[ $good -ge 4 && $bad -ge 10 ]] || { echo "FAIL: too few files ($good good, $bad bad)"; exit 1; }
 
+# --check says whether the NTS server will run: the guide's form (nts cert +
+# nts key, no nts enable) and NTPsec's Quick Start form (nts enable) both turn
+# it on; a client-only file leaves it off.
+for file in "$@"; do
+  case "$(basename "$file")" in
+    good_guide_server_debian.conf) want="NTS server: on (nts cert + nts key)" ;;
+    good_nts_server_debian.conf) want="NTS server: on (nts enable)" ;;
+    good_nts_client_debian.conf) want="NTS server: off" ;;
+    *) continue ;;
+  esac
+  out=$("$NTSD" --check -c "$file" 2>&1)
+  [[ "$out" == *"$want"* ]] || { echo "FAIL: $file: expected '$want': $out"; exit 1; }
+done
+printf 'nts disable\nnts cert /c.pem\nnts key /k.pem\n' >"$TEST_TMPDIR/disabled.conf"
+out=$("$NTSD" --check -c "$TEST_TMPDIR/disabled.conf" 2>&1)
+[[ "$out" == *"NTS server: off (nts disable)"* ]] || { echo "FAIL: nts disable: $out"; exit 1; }
+
 # A missing file, and --check without a file.
 status=0
 out=$("$NTSD" --check -c "$TEST_TMPDIR/missing.conf" 2>&1) || status=$?

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A cookie master-key rotation in the middle of a chrony NTS session causes no
-# NAK and no lost sample. ntsd runs from a config file (`nts enable`, `nts
-# rotate 60`, the demo certificate); chronyd 4.3 (-x: never touches the clock)
+# NAK and no lost sample. ntsd runs from a config file in the NTS guide's
+# server form (`nts cert` + `nts key`, no `nts enable`), with `nts rotate 60`
+# and the demo certificate; chronyd 4.3 (-x: never touches the clock)
 # polls every second for ~75 s, so at least one rotation happens while it
 # holds cookies sealed with the previous key.
 set -euo pipefail
@@ -16,7 +17,6 @@ start_ntsd "$dir/bootstrap.log" --workers 1 --ke-port 0 --state-dir "$state"
 stop_ntsd "$dir/bootstrap.log"
 
 cat >"$dir/ntp.conf" <<CONF
-nts enable
 nts cert $state/demo-pki/cert.pem
 nts key $state/demo-pki/key.pem
 nts rotate 60
