@@ -12,7 +12,7 @@ namespace ntsd::bench {
 using Clock = std::chrono::steady_clock;
 
 KeLoadResult run_ke_load(const KeLoadConfig& config, const std::atomic<bool>& stop, KeLoadCounters& counters) {
-  const ke::KeClient client(ke_client_options(config.target));
+  const ke::KeClient client(clock::ke_client_options(config.target));
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::nanoseconds(config.duration_ns);
   KeLoadResult result;
@@ -26,7 +26,7 @@ KeLoadResult run_ke_load(const KeLoadConfig& config, const std::atomic<bool>& st
       while (Clock::now() < deadline && !stop.load(std::memory_order_relaxed)) {
         const auto begin = Clock::now();
         std::string error;
-        if (session_from_ke_result(config.target, client.run(), &error)) {
+        if (clock::session_from_ke_result(config.target, client.run(), &error)) {
           ++ok;
           counters.handshakes.fetch_add(1, std::memory_order_relaxed);
           latency.record(static_cast<uint64_t>(std::chrono::nanoseconds(Clock::now() - begin).count()));

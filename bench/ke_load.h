@@ -6,12 +6,12 @@
 #include <string>
 
 #include "bench/latency_histogram.h"
-#include "bench/nts_client.h"
+#include "clock/nts_ke.h"
 
 namespace ntsd::bench {
 
 struct KeLoadConfig {
-  KeTarget target;
+  clock::KeTarget target;
   int connections = 64;  // concurrent connections, one thread each
   int64_t duration_ns = 10'000'000'000;
 };

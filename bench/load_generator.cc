@@ -45,7 +45,7 @@ void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
 }  // namespace
 
 struct LoadThread::Slot {
-  RequestRecord record;
+  clock::RequestRecord record;
   int64_t sent_ns = 0;
   uint32_t client = 0;
   uint16_t generation = 0;
@@ -53,20 +53,20 @@ struct LoadThread::Slot {
 };
 
 struct LoadThread::Client {
-  NtsSession session;
+  clock::NtsSession session;
   uint32_t in_flight = 0;
 };
 
 // sendmmsg/recvmmsg vectors and their buffers, set up once.
 struct LoadThread::Batch {
-  std::array<std::array<uint8_t, kMaxRequestLength>, kBatchSize> tx_buffers;
+  std::array<std::array<uint8_t, clock::kMaxRequestLength>, kBatchSize> tx_buffers;
   std::array<std::array<uint8_t, kReplyBufferSize>, kBatchSize> rx_buffers;
   std::array<iovec, kBatchSize> tx_iov, rx_iov;
   std::array<mmsghdr, kBatchSize> tx, rx;
   std::array<uint32_t, kBatchSize> tx_slot;
 };
 
-LoadThread::LoadThread(const LoadConfig& config, std::vector<NtsSession> sessions)
+LoadThread::LoadThread(const LoadConfig& config, std::vector<clock::NtsSession> sessions)
     : config_(config), batch_(std::make_unique<Batch>()) {
   for (auto& session : sessions) clients_.push_back(Client{std::move(session), 0});
   // Closed loop: the window. Open loop: enough for one timeout's worth of
@@ -135,20 +135,20 @@ size_t LoadThread::send_some(int64_t now_ns, size_t count) {
         (uint64_t{seconds} << 32) | (uint64_t{slot.generation} << kSlotBits) | index;
     size_t length = 0;
     if (config_.plain) {
-      slot.record = RequestRecord{};
+      slot.record = clock::RequestRecord{};
       slot.record.transmit = transmit;
-      length = build_plain_request(transmit, b.tx_buffers[built]);
+      length = clock::build_plain_request(transmit, b.tx_buffers[built]);
     } else {
       slot.client = static_cast<uint32_t>(next_client_);
       next_client_ = (next_client_ + 1) % clients_.size();
       Client& client = clients_[slot.client];
       // A unique identifier that is unpredictable enough for a benchmark:
       // the transmit stamp and the slot's generation mixed with a counter.
-      std::array<uint8_t, kUniqueIdLength> uid{};
+      std::array<uint8_t, clock::kUniqueIdLength> uid{};
       const uint64_t words[4] = {transmit, counters_.sent.load(std::memory_order_relaxed), index,
                                  transmit * 0x9e3779b97f4a7c15ull};
       std::memcpy(uid.data(), words, sizeof words);
-      length = build_nts_request(client.session, transmit, uid, client.in_flight, b.tx_buffers[built], slot.record);
+      length = clock::build_nts_request(client.session, transmit, uid, client.in_flight, b.tx_buffers[built], slot.record);
       if (length == 0) break;
       if (slot.record.reused_cookie) bump(counters_.reused_cookies);
       ++client.in_flight;
@@ -197,17 +197,18 @@ void LoadThread::handle_reply(std::span<const uint8_t> reply, int64_t now_ns) {
     return;
   }
   Slot& slot = slots_[index];
-  const ReplyVerdict verdict = config_.plain
-                                   ? verify_plain_reply(slot.record.transmit, reply)
-                                   : verify_nts_reply(clients_[slot.client].session, slot.record, reply);
+  const clock::ReplyVerdict verdict = config_.plain
+                                   ? clock::verify_plain_reply(slot.record.transmit, reply)
+                                   : clock::verify_nts_reply(clients_[slot.client].session, slot.record, reply);
   switch (verdict) {
-    case ReplyVerdict::kVerified:
+    case clock::ReplyVerdict::kVerified:
       bump(counters_.verified);
       latency_.record(static_cast<uint64_t>(now_ns - slot.sent_ns));
       break;
-    case ReplyVerdict::kNak: bump(counters_.naks); break;
-    case ReplyVerdict::kKod: bump(counters_.kods); break;
-    case ReplyVerdict::kFailed: bump(counters_.failed); break;
+    case clock::ReplyVerdict::kNak: bump(counters_.naks); break;
+    case clock::ReplyVerdict::kKod:
+    case clock::ReplyVerdict::kKodAuthenticated: bump(counters_.kods); break;
+    case clock::ReplyVerdict::kFailed: bump(counters_.failed); break;
   }
   --outstanding_;
   release(index);

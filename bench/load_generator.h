@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "bench/latency_histogram.h"
-#include "bench/nts_client.h"
+#include "clock/nts_codec.h"
 #include "server/udp_socket.h"
 
 namespace ntsd::bench {
@@ -47,7 +47,7 @@ struct LoadCounters {
 
 class LoadThread {
  public:
-  LoadThread(const LoadConfig& config, std::vector<NtsSession> sessions);
+  LoadThread(const LoadConfig& config, std::vector<clock::NtsSession> sessions);
   ~LoadThread();
   LoadThread(const LoadThread&) = delete;
   LoadThread& operator=(const LoadThread&) = delete;

@@ -20,8 +20,8 @@
 #include "bench/bench_report.h"
 #include "bench/ke_load.h"
 #include "bench/load_generator.h"
-#include "bench/nts_client.h"
 #include "bench/process_cpu.h"
+#include "clock/nts_ke.h"
 
 namespace ntsd::bench {
 namespace {
@@ -65,11 +65,14 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--ntp-host", o.ntp_host, "NTS mode: send NTP here instead of --host");
   app.add_option("--ntp-port", o.ntp_port, "NTS mode: NTP port (default: the NTS-KE Port record, else 123)")
       ->check(CLI::Range(1, 65535));
-  auto* ca = app.add_option("--ca", o.ca, "CA certificate(s) (PEM) that the NTS-KE server must chain to")
-                 ->check(CLI::ExistingFile);
+  auto* ca = app.add_option("--ca", o.ca,
+                            "CA certificate(s) (PEM file, or a directory of <hash>.0 files as made by "
+                            "openssl rehash) that the NTS-KE server must chain to")
+                 ->check(CLI::ExistingPath);
   auto* insecure = app.add_flag("--insecure", o.insecure, "do not verify the NTS-KE server's certificate");
   ca->excludes(insecure);
-  app.add_option("--verify-name", o.verify_name, "name or IP the certificate must carry (default: --host)");
+  app.add_option("--verify-name", o.verify_name,
+                 "name or IP the certificate must carry, also sent as SNI (default: --host)");
   app.add_option("--aead", o.aeads, "AEAD ids offered in NTS-KE, preference order")
       ->check(CLI::IsMember({15, 16, 17, 30}))
       ->capture_default_str();
@@ -111,7 +114,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     return std::nullopt;
   }
   if (!o.plain && !o.insecure && o.ca.empty()) {
-    std::fprintf(stderr, "ntsbench: NTS needs --ca FILE (or --insecure to skip certificate checks)\n");
+    std::fprintf(stderr, "ntsbench: NTS needs --ca FILE|DIR (or --insecure to skip certificate checks)\n");
     *exit_code = 2;
     return std::nullopt;
   }
@@ -123,13 +126,14 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   return o;
 }
 
-KeTarget ke_target(const Options& o) {
-  KeTarget target;
-  target.host = o.host;
+clock::KeTarget ke_target(const Options& o) {
+  clock::KeTarget target;
+  // --host is the address connected to; --verify-name, when given, the name checked.
+  target.host = o.verify_name.empty() ? o.host : o.verify_name;
+  target.address = o.host;
   target.port = static_cast<uint16_t>(o.port.value_or(4460));
-  target.ca_file = o.ca;
+  target.ca = o.ca;
   target.insecure = o.insecure;
-  target.verify_name = o.verify_name;
   target.aeads.assign(o.aeads.begin(), o.aeads.end());
   return target;
 }
@@ -145,10 +149,10 @@ double own_cpu_seconds() {
 // fails at once; then up to 16 connections at a time, each retried with
 // backoff, because servers limit NTS-KE sessions per client address (ntsd:
 // a burst of 50, then 5/s; that is why 64 clients take a few seconds).
-std::optional<std::vector<NtsSession>> establish_sessions(const KeTarget& target, int count, std::string* error) {
-  std::vector<std::optional<NtsSession>> sessions(static_cast<size_t>(count));
+std::optional<std::vector<clock::NtsSession>> establish_sessions(const clock::KeTarget& target, int count, std::string* error) {
+  std::vector<std::optional<clock::NtsSession>> sessions(static_cast<size_t>(count));
   std::vector<std::string> errors(sessions.size());
-  sessions[0] = establish_session(target, &errors[0]);
+  sessions[0] = clock::establish_session(target, &errors[0]);
   std::atomic<size_t> next{1};
   std::vector<std::thread> workers;
   for (int w = 0; sessions[0] && w < std::min(count - 1, 16); ++w) {
@@ -160,13 +164,13 @@ std::optional<std::vector<NtsSession>> establish_sessions(const KeTarget& target
             std::this_thread::sleep_for(backoff);
             backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
           }
-          sessions[i] = establish_session(target, &errors[i]);
+          sessions[i] = clock::establish_session(target, &errors[i]);
         }
       }
     });
   }
   for (auto& worker : workers) worker.join();
-  std::vector<NtsSession> out;
+  std::vector<clock::NtsSession> out;
   for (size_t i = 0; i < sessions.size(); ++i) {
     if (!sessions[i]) {
       *error = "NTS-KE session " + std::to_string(i + 1) + " of " + std::to_string(count) + ": " +
@@ -247,7 +251,7 @@ int run_ke_mode(const Options& o, BenchReport& report) {
 }
 
 int run_ntp_mode(const Options& o, BenchReport& report) {
-  std::vector<NtsSession> sessions;
+  std::vector<clock::NtsSession> sessions;
   uint16_t ntp_port = static_cast<uint16_t>(o.plain ? o.port.value_or(123) : 123);
   if (!o.plain) {
     std::string error;
@@ -292,7 +296,7 @@ int run_ntp_mode(const Options& o, BenchReport& report) {
       config.bind = local;
     }
     // Client i belongs to thread i mod T; a client shares session i mod K and has its own jar.
-    std::vector<NtsSession> mine;
+    std::vector<clock::NtsSession> mine;
     for (int c = t; !o.plain && c < o.clients; c += o.threads) mine.push_back(sessions[static_cast<size_t>(c) % sessions.size()]);
     if (!o.plain && mine.empty()) {
       std::fprintf(stderr, "ntsbench: --threads (%d) exceeds --clients (%d)\n", o.threads, o.clients);

@@ -43,9 +43,10 @@ struct SourceEstimate {
   int64_t time_ns = 0;      // host time of the sample the estimate rests on
   double offset = 0;        // s
   double delay = 0;         // s
-  double dispersion = 0;    // s, at time_ns
+  double dispersion = 0;    // s, filter dispersion as of updated_ns
   double jitter = 0;        // s, RMS of offset differences in the filter
   UpstreamHeader header;    // of the sample the estimate rests on
+  int64_t updated_ns = 0;   // host time the filter last ran (sample or missed poll)
 };
 
 // How selection treats a source (config `prefer` / `noselect`).
@@ -61,6 +62,7 @@ struct SystemEstimate {
   double offset = 0;          // combined offset, s (positive: the host clock is behind)
   double jitter = 0;          // system jitter, s
   int survivors = 0;          // sources that passed selection and clustering
+  double selection_jitter = 0;  // s, survivors' weighted RMS offset about the system peer's
 };
 
 }  // namespace ntsd::clock

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
+#include <fstream>
 #include <string>
 
+#include "clock/client.h"
 #include "clock/clock.h"
 #include "config/parser.h"
 #include "daemon/log.h"
@@ -46,6 +49,19 @@ int check_config(const std::string& path) {
   return 0;
 }
 
+// Whether this process may set the clock (CAP_SYS_TIME, bit 25, in CapEff).
+bool has_cap_sys_time() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      const unsigned long long caps = std::stoull(line.substr(7), nullptr, 16);
+      return (caps >> 25) & 1;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,6 +80,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     config = std::move(result.config);
+    if (!config->logfile.empty()) {
+      std::string log_error;
+      if (!ntsd::daemon::set_log_file(config->logfile, &log_error)) {
+        log_line("warning: logfile %s; logging to stderr only", log_error.c_str());
+      }
+    }
   }
   std::string error;
   const auto plan = ntsd::daemon::make_serve_plan(config, *options, &error);
@@ -94,6 +116,41 @@ int main(int argc, char** argv) {
 
   ntsd::clock::RealClock clock;
   ntsd::server::ServerStateCell state(plan->initial_state);
+
+  // Upstream synchronisation: the client thread publishes into `state`.
+  // Steering the host clock is not implemented yet (issue 11): the client
+  // measures, selects and serves its upstreams' figures whatever the
+  // capabilities, and says so once.
+  std::unique_ptr<ntsd::clock::UpstreamClient> upstream;
+  if (config && !config->servers.empty()) {
+    const std::string state_dir = ntsd::daemon::state_directory(*options, false);
+    if (config->nts.cookie_file.empty() && !ntsd::daemon::make_state_directory(state_dir, &error)) {
+      log_line("not started: %s", error.c_str());
+      return 1;
+    }
+    auto client_options = ntsd::clock::client_options_from_config(*config, state_dir, std::time(nullptr), &error);
+    if (!client_options) {
+      log_line("not started: %s", error.c_str());
+      return 1;
+    }
+    client_options->precision = plan->initial_state.precision;
+    client_options->log = [](const std::string& line) { log_line("%s", line.c_str()); };
+    if (options->no_adjust) {
+      log_line("clock: --no-adjust: measure-only, the host clock is never adjusted");
+    } else if (!has_cap_sys_time()) {
+      log_line("clock: no CAP_SYS_TIME: measure-only, the host clock is never adjusted");
+    } else {
+      log_line("clock: host clock discipline is not implemented yet: measure-only, the host clock is never adjusted");
+    }
+    upstream = ntsd::clock::UpstreamClient::start(std::move(*client_options), clock, state, &error);
+    if (!upstream) {
+      log_line("not started: upstream client: %s", error.c_str());
+      return 1;
+    }
+    log_line("clock: %zu upstream source(s); NTS sessions persist in %s", config->servers.size(),
+             config->nts.cookie_file.empty() ? (state_dir + "/nts-client-cookies").c_str()
+                                             : config->nts.cookie_file.c_str());
+  }
   auto server = ntsd::server::Server::start(server_options, state, clock, &error);
   if (!server) {
     log_line("not started: %s", error.c_str());
@@ -138,6 +195,11 @@ int main(int argc, char** argv) {
 
   auto print_counters = [&](const char* prefix) {
     log_line("%scounters: %s", prefix, server->totals().to_line().c_str());
+    if (upstream) {
+      for (const std::string& line : ntsd::clock::report_lines(upstream->sources(), upstream->system())) {
+        log_line("%sclock: %s", prefix, line.c_str());
+      }
+    }
     if (nts) {
       const auto ke = nts->ke().counters();
       log_line("%snts-ke: accepted=%llu handshakes_ok=%llu failed_tls=%llu failed_timeout=%llu "
@@ -166,6 +228,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  if (upstream) upstream->stop();
   if (nts) nts->stop();
   server->stop();
   print_counters("stopped; ");

@@ -13,8 +13,9 @@ namespace {
 
 int64_t unix_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 
-// Creates the state folder (and its parents); a new folder gets mode 0700,
-// since it holds the seed and a private key.
+}  // namespace
+
+// A new folder gets mode 0700, since it holds the seed and a private key.
 bool make_state_directory(const std::string& path, std::string* error) {
   std::error_code ec;
   if (std::filesystem::create_directories(path, ec)) {
@@ -26,6 +27,8 @@ bool make_state_directory(const std::string& path, std::string* error) {
   }
   return true;
 }
+
+namespace {
 
 void log_ke(ke::LogLevel level, const std::string& line) {
   log_line("%s%s", level == ke::LogLevel::kInfo ? "" : level == ke::LogLevel::kWarning ? "warning: " : "error: ",

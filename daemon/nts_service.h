@@ -58,5 +58,7 @@ class NtsService {
 // Where state lives: --state-dir, else the embedded default's
 // ${XDG_STATE_HOME:-~/.local/state}/ntsd, else /var/lib/ntsd with a config.
 std::string state_directory(const DaemonOptions& options, bool embedded_default);
+// Creates the state folder (and its parents); a new folder gets mode 0700.
+bool make_state_directory(const std::string& path, std::string* error);
 
 }  // namespace ntsd::daemon

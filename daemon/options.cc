@@ -25,6 +25,9 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
   app.add_option("--state-dir", options.state_dir,
                  "folder for the cookie key seed and the demo certificate "
                  "(default: ~/.local/state/ntsd without --config, /var/lib/ntsd with)");
+  app.add_flag("--no-adjust", options.no_adjust,
+               "measure-only: poll upstreams, select and serve their time, but never adjust the host "
+               "clock (as chronyd -x); implied without CAP_SYS_TIME");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,6 +15,7 @@ struct DaemonOptions {
   std::optional<int> ntp_port;       // --port N (overrides `ntpport`; 0 = any free port)
   std::optional<int> ke_port;        // --ke-port N (overrides `nts port`; 0 = any free port)
   std::string state_dir;             // --state-dir DIR (seed, demo certificate)
+  bool no_adjust = false;            // --no-adjust: measure upstreams, never adjust the host clock
 };
 
 // Parses argv. Returns nullopt when the program should exit with *exit_code

@@ -63,9 +63,17 @@ std::optional<ServePlan> make_serve_plan(const std::optional<config::Config>& co
     }
     plan.server.rate_limit = server::rate_limit_params(*config);
     if (config->workers) plan.server.workers = *config->workers;
-    // No upstream synchronisation yet: serve the host clock as a local
-    // reference, like chrony's `local stratum 10`.
-    plan.description = "local stratum-10 reference (upstream servers are not used yet)";
+    if (config->servers.empty()) {
+      // No upstream at all: serve the host clock as a local reference, like
+      // chrony's `local stratum 10`.
+      plan.description = "no server/pool lines: local stratum-10 reference";
+    } else {
+      // Upstreams configured: nothing is claimed until the client has
+      // selected one (RFC 5905: leap 3, stratum 16 means "no time yet").
+      plan.initial_state = server::ServerState{};
+      plan.description = std::to_string(config->servers.size()) +
+                         " upstream server/pool line(s); leap 3 (unsynchronised) until the first selection";
+    }
   }
   if (options.workers) plan.server.workers = *options.workers;
   if (options.ntp_port) plan.server.port = static_cast<uint16_t>(*options.ntp_port);

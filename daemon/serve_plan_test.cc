@@ -29,6 +29,19 @@ TEST(ServePlan, config_file_defaults_to_port_123_on_all_addresses) {
   ASSERT_EQ(plan->server.listen.size(), 2u);
   EXPECT_EQ(plan->server.listen[0].to_string(), "0.0.0.0:0");
   EXPECT_EQ(plan->server.listen[1].to_string(), "[::]:0");
+  // An upstream is configured: nothing is claimed before the first selection.
+  EXPECT_EQ(plan->initial_state.leap, proto::Leap::kUnsynchronized);
+  EXPECT_EQ(plan->initial_state.stratum, 16);
+}
+
+TEST(ServePlan, config_without_upstreams_keeps_the_local_reference) {
+  const auto parsed = config::parse_config_text("ntpport 11999\n", "ntp.conf");
+  ASSERT_TRUE(parsed.config);
+  std::string error;
+  const auto plan = make_serve_plan(parsed.config, DaemonOptions{}, &error);
+  ASSERT_TRUE(plan) << error;
+  EXPECT_EQ(plan->initial_state.stratum, 10);
+  EXPECT_EQ(plan->initial_state.leap, proto::Leap::kNone);
 }
 
 TEST(ServePlan, config_and_command_line_choose_port_workers_and_addresses) {

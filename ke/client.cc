@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -38,6 +39,17 @@ uint16_t negotiated_aead(const std::vector<uint8_t>& response) {
   proto::KeResponse parsed;
   if (proto::parse_ke_response(response, parsed) != proto::KeResponseStatus::kOk) return 0;
   return parsed.aeads.size() == 1 ? parsed.aeads[0] : 0;
+}
+
+bool is_ip_literal(const std::string& name) {
+  in6_addr addr;
+  return inet_pton(AF_INET, name.c_str(), &addr) == 1 || inet_pton(AF_INET6, name.c_str(), &addr) == 1;
+}
+
+// "time.example.com." names the same host as "time.example.com", but SNI
+// forbids the trailing dot (RFC 6066 §3) and certificates never carry it.
+std::string without_root_dot(const std::string& name) {
+  return name.size() > 1 && name.back() == '.' ? name.substr(0, name.size() - 1) : name;
 }
 
 }  // namespace
@@ -88,12 +100,31 @@ KeClient::KeClient(const KeClientOptions& options) : opts_(options) {
   // A server that closes first must not kill the test with SIGPIPE on our next write.
   std::signal(SIGPIPE, SIG_IGN);
   ctx_ = SSL_CTX_new(TLS_client_method());
+  if (ctx_ == nullptr) {
+    ctx_error_ = "cannot create a TLS context: " + ssl_errors();
+    return;
+  }
   SSL_CTX_set_min_proto_version(ctx_, opts_.min_tls);
   SSL_CTX_set_max_proto_version(ctx_, opts_.max_tls);
-  if (!opts_.ca_file.empty()) {
-    SSL_CTX_load_verify_locations(ctx_, opts_.ca_file.c_str(), nullptr);
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+  // A CA that cannot be loaded is reported by run(), not discovered as a
+  // puzzling verification failure of every server.
+  if (!opts_.ca_file.empty() && SSL_CTX_load_verify_file(ctx_, opts_.ca_file.c_str()) != 1) {
+    ctx_error_ = "cannot load CA file " + opts_.ca_file + ": " + ssl_errors();
   }
+  if (!opts_.ca_dir.empty()) {
+    // The directory is only read lazily (by subject hash) during verification,
+    // so check now that it is one.
+    struct stat st {};
+    if (::stat(opts_.ca_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      ctx_error_ = "CA directory " + opts_.ca_dir + " is not a readable directory";
+    } else if (SSL_CTX_load_verify_dir(ctx_, opts_.ca_dir.c_str()) != 1) {
+      ctx_error_ = "cannot use CA directory " + opts_.ca_dir + ": " + ssl_errors();
+    }
+  }
+  if (opts_.default_ca && SSL_CTX_set_default_verify_paths(ctx_) != 1) {
+    ctx_error_ = "cannot load the system's CA certificates: " + ssl_errors();
+  }
+  if (verifying()) SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
   if (!opts_.alpn.empty()) {
     std::vector<uint8_t> wire;
     for (const std::string& p : opts_.alpn) {
@@ -106,9 +137,23 @@ KeClient::KeClient(const KeClientOptions& options) : opts_(options) {
 
 KeClient::~KeClient() { SSL_CTX_free(ctx_); }
 
+bool KeClient::verifying() const {
+  return !opts_.ca_file.empty() || !opts_.ca_dir.empty() || opts_.default_ca;
+}
+
 KeClientResult KeClient::run(int fd) const {
   KeClientResult r;
   ERR_clear_error();
+  if (!ctx_error_.empty()) {
+    if (fd >= 0) ::close(fd);
+    r.error = ctx_error_;
+    return r;
+  }
+  if (fd < 0 && !is_ip_literal(opts_.address)) {
+    // Names are resolved by the caller (its resolver, its address choice).
+    r.error = "connect failed: '" + opts_.address + "' is not an IP address";
+    return r;
+  }
   if (fd < 0) fd = connect_tcp(opts_.address, opts_.port, opts_.timeout_ms);
   if (fd < 0) {
     r.error = "connect failed: " + std::string(std::strerror(errno));
@@ -117,19 +162,35 @@ KeClientResult KeClient::run(int fd) const {
   r.connected = true;
   SSL* ssl = SSL_new(ctx_);
   SSL_set_fd(ssl, fd);
-  if (!opts_.ca_file.empty()) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    if (X509_VERIFY_PARAM_set1_ip_asc(param, opts_.verify_host.c_str()) != 1) {
-      X509_VERIFY_PARAM_set1_host(param, opts_.verify_host.c_str(), 0);
-      SSL_set_tlsext_host_name(ssl, opts_.verify_host.c_str());
+  // The name: SNI for a DNS name (a server with several certificates picks
+  // by it), and what the certificate must carry: a DNS name checked as RFC
+  // 6125 says (no partial wildcards, as curl), an IP literal against the IP
+  // addresses of the certificate only.
+  const std::string name =
+      without_root_dot(opts_.verify_host.empty() ? opts_.address : opts_.verify_host);
+  const bool ip_name = is_ip_literal(name);
+  bool name_ok = true;
+  if (!ip_name && !name.empty()) name_ok = SSL_set_tlsext_host_name(ssl, name.c_str()) == 1;
+  if (verifying() && name_ok) {
+    if (ip_name) {
+      name_ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
+    } else {
+      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      name_ok = !name.empty() && SSL_set1_host(ssl, name.c_str()) == 1;
     }
   }
-  if (const int rc = SSL_connect(ssl); rc != 1) {
+  if (!name_ok) {
+    r.error = "cannot check the server name '" + name + "': " + ssl_errors();
+  } else if (const int rc = SSL_connect(ssl); rc != 1) {
     std::string why = ssl_errors();
     // No OpenSSL error: the server closed or reset the connection (a KE rate limit or cap does this).
     if (why.empty()) why = SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL && errno != 0
                                ? std::string(std::strerror(errno))
                                : "connection closed by the server";
+    // Say why verification failed (unknown CA, name mismatch, expired...).
+    if (const long v = SSL_get_verify_result(ssl); verifying() && v != X509_V_OK) {
+      why += std::string(" (") + X509_verify_cert_error_string(v) + ")";
+    }
     r.error = "handshake failed: " + why;
   } else {
     r.handshake_ok = true;

@@ -1,7 +1,10 @@
 #pragma once
-// A blocking OpenSSL NTS-KE client (tests, interop checks, ntsbench, the
-// handshake benchmark). It verifies the server against a CA file, sends a
-// request, reads the whole response and exports the session keys itself.
+// A blocking OpenSSL NTS-KE client (the upstream client via clock/nts_ke.h,
+// ntsbench, tests, interop checks, the handshake benchmark). It connects to an
+// IP literal, verifies the server against a CA file, a CA directory or the
+// system store under the name it was told, sends a request, reads the whole
+// response and exports the session keys itself. Every socket operation has a
+// timeout; run it on a thread of its own.
 
 #include <openssl/ssl.h>
 
@@ -12,10 +15,16 @@
 namespace ntsd::ke {
 
 struct KeClientOptions {
-  std::string address = "127.0.0.1";
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal connected to
   uint16_t port = 0;
-  std::string ca_file;                          // empty: no verification
-  std::string verify_host = "127.0.0.1";        // IP literal or DNS name checked against the certificate
+  // The certificate is verified when any of these three is set; none: no verification.
+  std::string ca_file;      // PEM CA certificate(s)
+  std::string ca_dir;       // a directory of <subject hash>.N files (openssl rehash, c_rehash)
+  bool default_ca = false;  // OpenSSL's default store (the system's CAs)
+  // The server's name: a DNS name is sent as SNI and, when verifying, must
+  // match the certificate; an IP literal must be one of its IP addresses.
+  // Empty: address.
+  std::string verify_host = "127.0.0.1";
   std::vector<std::string> alpn = {"ntske/1"};  // empty: no ALPN extension
   int min_tls = TLS1_3_VERSION;
   int max_tls = TLS1_3_VERSION;
@@ -38,6 +47,7 @@ struct KeClientResult {
 };
 
 // A client context reused across connections (the benchmark makes many).
+// A CA that cannot be loaded makes every run() fail with the reason.
 class KeClient {
  public:
   explicit KeClient(const KeClientOptions& options);
@@ -48,15 +58,17 @@ class KeClient {
   KeClientResult run(int fd = -1) const;
 
  private:
+  bool verifying() const;
   KeClientOptions opts_;
   SSL_CTX* ctx_ = nullptr;
+  std::string ctx_error_;  // set when the context cannot be used (CA not loadable)
 };
 
 // One connection with a fresh context.
 KeClientResult run_ke_client(const KeClientOptions& options);
 // Next Protocol [0] ‖ AEAD [aeads] ‖ (record 1024) ‖ End of Message.
 std::vector<uint8_t> make_ke_request(const std::vector<uint16_t>& aeads, bool compliant_gcm_siv = false);
-// A plain TCP connection to address:port (blocking, with timeouts); -1 on failure.
+// A plain TCP connection to address:port (an IP literal; blocking, with timeouts); -1 on failure.
 int connect_tcp(const std::string& address, uint16_t port, int timeout_ms);
 
 }  // namespace ntsd::ke

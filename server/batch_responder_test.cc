@@ -1,25 +1,34 @@
 // The NTS request path with real crypto: requests built like chrony's and
-// NTPsec's, replies opened with the client's S2C key, fresh cookies opened
-// with the server's keys.
+// NTPsec's by the tree's NTS client codec (//clock:nts_codec), replies
+// verified by it with the client's S2C key, fresh cookies opened with the
+// server's keys.
 #include "server/batch_responder.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
+#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
-#include "server/nts_test_client.h"
 #include "server/respond.h"
 
 namespace ntsd::server {
 namespace {
 
 using proto::NtpTimestamp;
-using testing::check_nts_reply;
-using testing::make_nts_request;
-using testing::make_session;
+using clock::NtsSession;
+using clock::RequestRecord;
+using clock::testing::request_bytes;
+using clock::testing::verified_cookies;
+using clock::testing::with_tampered_cookie;
+
+NtsSession make_session(const crypto::MasterKey& key, uint32_t seed,
+                        crypto::AeadId aead = crypto::AeadId::kAesSivCmac256) {
+  return clock::testing::sealed_session(key, seed, aead);
+}
 
 constexpr int64_t kNow = 1'900'000'000;
 constexpr NtpTimestamp kRx{0xeb2a'5f10'8000'0000ull};
@@ -45,7 +54,8 @@ class NtsRespond : public ::testing::Test {
 
 TEST_F(NtsRespond, answers_a_chrony_style_request_with_one_fresh_cookie) {
   const auto session = make_session(keys_->current(), 1);
-  const auto request = make_nts_request(session, 0x1111'2222'3333'4444ull, uid_);
+  RequestRecord record;
+  const auto request = request_bytes(session, 0x1111'2222'3333'4444ull, uid_, 0, &record);
   // chrony's layout (WIRE-NOTES.md): UID 36, cookie field, authenticator 40;
   // ntsd's cookies are 104 bytes (chrony's 100), so 232 bytes as with NTPsec.
   ASSERT_EQ(request.size(), 48u + 36 + 4 + 104 + 40);
@@ -59,50 +69,52 @@ TEST_F(NtsRespond, answers_a_chrony_style_request_with_one_fresh_cookie) {
   EXPECT_EQ(header.mode, proto::Mode::kServer);
   EXPECT_EQ(header.origin_time.raw, 0x1111'2222'3333'4444ull);
   EXPECT_EQ(header.transmit_time, kTx);
-  const auto checked = check_nts_reply(session, reply);
-  ASSERT_TRUE(checked.authentic);
-  EXPECT_EQ(checked.unique_id, uid_);
-  ASSERT_EQ(checked.cookies.size(), 1u);
+  // Verified: our UID echoed, authenticator under S2C, exactly one fresh cookie.
+  const auto cookies = verified_cookies(session, record, reply);
+  ASSERT_TRUE(cookies);
+  ASSERT_EQ(cookies->size(), 1u);
   // The fresh cookie opens with the server's keys and carries the same session.
   crypto::SessionKeys opened;
-  ASSERT_EQ(crypto::open_cookie(*keys_, checked.cookies[0], opened), crypto::CookieStatus::kOk);
-  EXPECT_EQ(std::vector<uint8_t>(opened.c2s, opened.c2s + 32),
-            std::vector<uint8_t>(session.keys.c2s, session.keys.c2s + 32));
-  EXPECT_NE(checked.cookies[0], session.cookie);
+  ASSERT_EQ(crypto::open_cookie(*keys_, (*cookies)[0], opened), crypto::CookieStatus::kOk);
+  EXPECT_TRUE(std::ranges::equal(opened.c2s_key(), session.c2s_key.bytes()));
+  EXPECT_TRUE(std::ranges::equal(opened.s2c_key(), session.s2c_key.bytes()));
+  EXPECT_NE((*cookies)[0], session.jar.cookies()[0]);
 }
 
 TEST_F(NtsRespond, returns_one_cookie_per_cookie_and_placeholder) {
   const auto session = make_session(keys_->current(), 2);
   for (size_t placeholders : {1u, 3u, 7u}) {
-    const auto request = make_nts_request(session, 99, uid_, placeholders);
+    RequestRecord record;
+    const auto request = request_bytes(session, 99, uid_, placeholders, &record);
     std::vector<uint8_t> reply;
     ASSERT_TRUE(answer(request, reply).is_reply());
     EXPECT_LE(reply.size(), request.size());
-    const auto checked = check_nts_reply(session, reply);
-    ASSERT_TRUE(checked.authentic);
-    EXPECT_EQ(checked.cookies.size(), placeholders + 1);
+    const auto cookies = verified_cookies(session, record, reply);  // exactly one per cookie sent
+    ASSERT_TRUE(cookies);
+    EXPECT_EQ(cookies->size(), placeholders + 1);
   }
 }
 
 TEST_F(NtsRespond, serves_gcm_siv_sessions) {
   const auto session = make_session(keys_->current(), 3, crypto::AeadId::kAes128GcmSiv);
-  const auto request = make_nts_request(session, 5, uid_);
+  RequestRecord record;
+  const auto request = request_bytes(session, 5, uid_, 0, &record);
   std::vector<uint8_t> reply;
   ASSERT_TRUE(answer(request, reply).is_reply());
-  const auto checked = check_nts_reply(session, reply);
-  ASSERT_TRUE(checked.authentic);
-  ASSERT_EQ(checked.cookies.size(), 1u);
-  EXPECT_EQ(checked.cookies[0].size(), crypto::cookie_length(crypto::AeadId::kAes128GcmSiv));
+  const auto cookies = verified_cookies(session, record, reply);
+  ASSERT_TRUE(cookies);
+  ASSERT_EQ(cookies->size(), 1u);
+  EXPECT_EQ((*cookies)[0].size(), crypto::cookie_length(crypto::AeadId::kAes128GcmSiv));
 }
 
 TEST_F(NtsRespond, counts_cookies_by_the_age_of_their_key) {
   const auto yesterday = ring_.snapshot_at(kNow - 86400);
   const auto last_week = ring_.snapshot_at(kNow - 7 * 86400);
   std::vector<uint8_t> reply;
-  auto v = answer(make_nts_request(make_session(yesterday->current(), 4), 1, uid_), reply);
+  auto v = answer(request_bytes(make_session(yesterday->current(), 4), 1, uid_), reply);
   ASSERT_TRUE(v.is_reply());
   EXPECT_EQ(v.key_age, KeyAge::kPrevious);
-  v = answer(make_nts_request(make_session(last_week->current(), 5), 1, uid_), reply);
+  v = answer(request_bytes(make_session(last_week->current(), 5), 1, uid_), reply);
   ASSERT_TRUE(v.is_reply());
   EXPECT_EQ(v.key_age, KeyAge::kOlder);
 }
@@ -113,10 +125,9 @@ TEST_F(NtsRespond, naks_unopenable_cookies_by_reason) {
   const auto future = ring_.snapshot_at(kNow + 300 * 86400);
   crypto::KeyRing other_ring(seed(8));
   const auto other = other_ring.snapshot_at(kNow);
-  auto tampered = make_session(keys_->current(), 6);
-  tampered.cookie[30] ^= 1;
+  const auto tampered = with_tampered_cookie(make_session(keys_->current(), 6), 30, 1);
   const struct {
-    testing::NtsTestSession session;
+    NtsSession session;
     NakReason reason;
   } cases[] = {
       {make_session(expired->current(), 7), NakReason::kExpiredKey},
@@ -125,7 +136,7 @@ TEST_F(NtsRespond, naks_unopenable_cookies_by_reason) {
       {tampered, NakReason::kTampered},
   };
   for (const auto& c : cases) {
-    const auto request = make_nts_request(c.session, 77, uid_);
+    const auto request = request_bytes(c.session, 77, uid_);
     std::vector<uint8_t> reply;
     const Verdict verdict = answer(request, reply);
     ASSERT_TRUE(verdict.is_reply());
@@ -144,7 +155,7 @@ TEST_F(NtsRespond, naks_unopenable_cookies_by_reason) {
 
 TEST_F(NtsRespond, drops_a_request_whose_authenticator_does_not_verify) {
   const auto session = make_session(keys_->current(), 10);
-  auto request = make_nts_request(session, 1, uid_);
+  auto request = request_bytes(session, 1, uid_);
   for (size_t byte : {size_t{1}, size_t{60}, request.size() - 1}) {  // header, UID, tag
     auto tampered = request;
     tampered[byte] ^= 0x01;
@@ -155,20 +166,21 @@ TEST_F(NtsRespond, drops_a_request_whose_authenticator_does_not_verify) {
 
 TEST_F(NtsRespond, drops_malformed_nts_shapes) {
   const auto session = make_session(keys_->current(), 11);
-  const auto good = make_nts_request(session, 1, uid_);
+  const auto good = request_bytes(session, 1, uid_);
+  const auto cookie = session.jar.cookies().at(0);
   std::vector<uint8_t> reply;
   // A second cookie field appended after the authenticator: not last, two cookies.
   auto two_cookies = good;
-  std::vector<uint8_t> field(4 + session.cookie.size());
-  proto::write_extension_field(field, proto::kEfNtsCookie, session.cookie);
+  std::vector<uint8_t> field(4 + cookie.size());
+  proto::write_extension_field(field, proto::kEfNtsCookie, cookie);
   two_cookies.insert(two_cookies.begin() + 48 + 36, field.begin(), field.end());
   EXPECT_EQ(answer(two_cookies, reply).reason, DropReason::kNtsMalformed);
   // A short Unique Identifier.
   const std::vector<uint8_t> short_uid(16, 1);
-  EXPECT_EQ(answer(make_nts_request(session, 1, short_uid), reply).reason, DropReason::kNtsMalformed);
+  EXPECT_EQ(answer(request_bytes(session, 1, short_uid), reply).reason, DropReason::kNtsMalformed);
   // No authenticator at all.
   auto no_auth = good;
-  no_auth.resize(48 + 36 + 4 + session.cookie.size());
+  no_auth.resize(48 + 36 + 4 + cookie.size());
   EXPECT_EQ(answer(no_auth, reply).reason, DropReason::kNtsMalformed);
 }
 
@@ -179,12 +191,12 @@ TEST_F(NtsRespond, nts_require_drops_plain_requests_but_serves_nts) {
   std::vector<uint8_t> reply;
   EXPECT_EQ(answer(plain, reply, true).reason, DropReason::kNtsRequired);
   EXPECT_TRUE(answer(plain, reply, false).is_reply());
-  EXPECT_TRUE(answer(make_nts_request(make_session(keys_->current(), 12), 1, uid_), reply, true)
+  EXPECT_TRUE(answer(request_bytes(make_session(keys_->current(), 12), 1, uid_), reply, true)
                   .is_reply());
 }
 
 TEST_F(NtsRespond, drops_nts_when_no_keys_are_loaded) {
-  const auto request = make_nts_request(make_session(keys_->current(), 13), 1, uid_);
+  const auto request = request_bytes(make_session(keys_->current(), 13), 1, uid_);
   std::vector<uint8_t> out(request.size());
   EXPECT_EQ(respond(request, kRx, state_, out).reason, DropReason::kNtsNotAvailable);
 }
@@ -192,18 +204,19 @@ TEST_F(NtsRespond, drops_nts_when_no_keys_are_loaded) {
 // A batch mixing plain, NTS, NAK and malformed requests answers each correctly.
 TEST_F(NtsRespond, batch_of_mixed_requests) {
   BatchResponder responder;
-  std::vector<testing::NtsTestSession> sessions;
+  std::vector<NtsSession> sessions;
+  std::vector<RequestRecord> records(40);
   std::vector<std::vector<uint8_t>> requests;
   for (int i = 0; i < 40; ++i) {
     sessions.push_back(make_session(keys_->current(), 100 + i));
-    if (i % 4 == 1) sessions.back().cookie[25] ^= 0x80;  // NAK
+    if (i % 4 == 1) sessions.back() = with_tampered_cookie(sessions.back(), 25, 0x80);  // NAK
     if (i % 4 == 2) {
       requests.push_back(std::vector<uint8_t>(48, 0));
       requests.back()[0] = 0x23;
       requests.back()[47] = static_cast<uint8_t>(i + 1);
       continue;
     }
-    requests.push_back(make_nts_request(sessions.back(), 1000 + i, uid_, i % 3));
+    requests.push_back(request_bytes(sessions.back(), 1000 + i, uid_, i % 3, &records[i]));
     if (i % 4 == 3) requests.back()[requests.back().size() - 3] ^= 1;  // bad authenticator
   }
   std::vector<Request> in;
@@ -222,10 +235,10 @@ TEST_F(NtsRespond, batch_of_mixed_requests) {
       case 0: {
         ASSERT_TRUE(v.is_reply()) << i;
         EXPECT_EQ(v.kind, ReplyKind::kNts);
-        const auto checked = check_nts_reply(
-            sessions[i], std::span<const uint8_t>(buffers[i]).first(v.reply_size));
-        EXPECT_TRUE(checked.authentic) << i;
-        EXPECT_EQ(checked.cookies.size(), static_cast<size_t>(i % 3 + 1)) << i;
+        const auto cookies = verified_cookies(
+            sessions[i], records[i], std::span<const uint8_t>(buffers[i]).first(v.reply_size));
+        ASSERT_TRUE(cookies) << i;
+        EXPECT_EQ(cookies->size(), static_cast<size_t>(i % 3 + 1)) << i;
         break;
       }
       case 1: EXPECT_EQ(v.kind, ReplyKind::kNak) << i; break;

@@ -11,10 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include "clock/nts_codec.h"
+#include "clock/nts_codec_testing.h"
 #include "config/parser.h"
 #include "crypto/key_ring.h"
 #include "proto/ntp_packet.h"
-#include "server/nts_test_client.h"
 #include "server/udp_test_client.h"
 
 namespace ntsd::server {
@@ -192,20 +193,21 @@ TEST_P(ServerTest, answers_nts_requests_and_naks_bad_cookies) {
   crypto::KeyPublisher keys(ring.snapshot_at(kSimulatedNow / 1'000'000'000));
   auto server = start(2, &keys);
   ASSERT_NE(server, nullptr);
-  const auto session = testing::make_session(keys.load()->current(), 21);
+  const auto session = clock::testing::sealed_session(keys.load()->current(), 21);
   const std::vector<uint8_t> uid(32, 0x77);
   Client client;
-  ASSERT_TRUE(client.send_to(server->port(), testing::make_nts_request(session, 4242, uid)));
+  clock::RequestRecord record;
+  ASSERT_TRUE(client.send_to(server->port(),
+                             clock::testing::request_bytes(session, 4242, uid, 0, &record)));
   const auto reply = client.receive();
   ASSERT_FALSE(reply.empty());
-  const auto checked = testing::check_nts_reply(session, reply);
-  EXPECT_TRUE(checked.authentic);
-  EXPECT_EQ(checked.cookies.size(), 1u);
-  EXPECT_EQ(checked.unique_id, uid);
+  // Verified (our UID echoed, authenticator under S2C) with exactly one fresh cookie.
+  const auto cookies = clock::testing::verified_cookies(session, record, reply);
+  ASSERT_TRUE(cookies);
+  EXPECT_EQ(cookies->size(), 1u);
 
-  auto bad = session;
-  bad.cookie[40] ^= 4;
-  ASSERT_TRUE(client.send_to(server->port(), testing::make_nts_request(bad, 4343, uid)));
+  const auto bad = clock::testing::with_tampered_cookie(session, 40, 4);
+  ASSERT_TRUE(client.send_to(server->port(), clock::testing::request_bytes(bad, 4343, uid)));
   const auto nak = client.receive();
   ASSERT_GE(nak.size(), 48u);
   EXPECT_EQ(proto::parse_header(nak)->reference_id, proto::refid_from_ascii("NTSN"));
@@ -270,17 +272,22 @@ TEST_P(ServerTest, key_rotation_mid_session_causes_no_nak) {
   crypto::KeyPublisher keys(ring.snapshot_at(now));
   auto server = start(2, &keys);
   ASSERT_NE(server, nullptr);
-  auto session = testing::make_session(keys.load()->current(), 31);
+  // As a client does: each request takes the jar's cookie, each reply puts a fresh one back.
+  auto session = clock::testing::sealed_session(keys.load()->current(), 31);
   const std::vector<uint8_t> uid(32, 0x31);
   Client client;
   for (int round = 0; round < 4; ++round) {
     if (round == 2) keys.publish(ring.snapshot_at(now + 3600, keys.load()));  // rotate
-    ASSERT_TRUE(client.send_to(server->port(), testing::make_nts_request(session, 500 + round, uid)));
+    clock::RequestRecord record;
+    std::vector<uint8_t> request(clock::kMaxRequestLength);
+    request.resize(clock::build_nts_request_with_placeholders(session, 500 + round, uid, 0,
+                                                              request, record));
+    ASSERT_FALSE(request.empty());
+    ASSERT_TRUE(client.send_to(server->port(), request));
     const auto reply = client.receive();
-    const auto checked = testing::check_nts_reply(session, reply);
-    ASSERT_TRUE(checked.authentic) << "round " << round;
-    ASSERT_EQ(checked.cookies.size(), 1u);
-    session.cookie = checked.cookies[0];  // as a client does: use the fresh cookie next
+    ASSERT_EQ(clock::verify_nts_reply(session, record, reply), clock::ReplyVerdict::kVerified)
+        << "round " << round;
+    ASSERT_EQ(session.jar.size(), 1u);
   }
   ASSERT_TRUE(wait_for(*server, [](const CounterTotals& t) { return t.nts_replied == 4; }));
   const CounterTotals totals = server->totals();

@@ -2,17 +2,19 @@
 // first input byte picks the mode: even → the rest is the packet as is; odd →
 // a valid NTS request (session and placeholder count from bytes 1-2) with the
 // rest of the input XORed over it, so mutations reach deep into the crypto
-// path. Invariants: a reply is never larger than its request, and its kind
-// fits its shape (NTS replies authenticate; NAKs carry the request's UID).
+// path; requests come from the tree's NTS client codec (//clock:nts_codec).
+// Invariants: a reply is never larger than its request, and its kind fits its
+// shape (NTS replies authenticate; NAKs carry the request's UID).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
 
+#include "clock/nts_codec.h"
+#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
-#include "server/nts_test_client.h"
 #include "server/respond.h"
 
 namespace {
@@ -37,14 +39,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture fixture;
   if (size == 0) return 0;
   std::vector<uint8_t> request;
-  server::testing::NtsTestSession session;
+  clock::NtsSession session;
+  clock::RequestRecord record;
   const bool built = (data[0] & 1) != 0 && size >= 3;
   if (built) {
     const auto aead = (data[1] & 1) ? crypto::AeadId::kAes128GcmSiv : crypto::AeadId::kAesSivCmac256;
-    session = server::testing::make_session(fixture.keys->current(), data[1], aead);
+    session = clock::testing::sealed_session(fixture.keys->current(), data[1], aead);
     const std::vector<uint8_t> uid(32 + (data[2] & 0x1c), data[2]);
-    request = server::testing::make_nts_request(session, 0x0102'0304'0506'0708ull + data[1], uid,
-                                                (data[2] >> 5) & 7);
+    request = clock::testing::request_bytes(session, 0x0102'0304'0506'0708ull + data[1], uid,
+                                            (data[2] >> 5) & 7, &record);
+    check(!request.empty());
     for (size_t i = 3; i < size && i - 3 < request.size(); ++i) request[i - 3] ^= data[i];
   } else {
     request.assign(data + 1, data + size);
@@ -66,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(fields.status == proto::EfStatus::kOk && fields.count == 2);
     check(fields.fields[1].type == proto::kEfNtsAuthenticator);
     // Unmutated key material: the client must be able to check the reply.
-    if (built && size <= 3) check(server::testing::check_nts_reply(session, reply).authentic);
+    if (built && size <= 3) check(clock::testing::verified_cookies(session, record, reply).has_value());
   }
   if (verdict.kind == server::ReplyKind::kNak) {
     check(reply[1] == 0);  // stratum 0

@@ -5,6 +5,7 @@
 NTSD_PEERS_DIR="${NTSD_PEERS_DIR:-/var/cache/ntsd-peers}"
 CHRONYD="${NTSD_CHRONYD:-$NTSD_PEERS_DIR/chrony/usr/sbin/chronyd}"
 STARTED_PIDS=()
+CLEANUP_PATHS=()  # removed at exit, after the processes (e.g. short socket folders)
 
 cleanup_processes() {
   for pid in "${STARTED_PIDS[@]}"; do
@@ -12,6 +13,9 @@ cleanup_processes() {
   done
   for pid in "${STARTED_PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
+  done
+  for path in "${CLEANUP_PATHS[@]}"; do
+    rm -rf "$path"
   done
 }
 trap cleanup_processes EXIT
@@ -85,4 +89,68 @@ ntsd_counters() {
     sleep 0.1
   done
   grep '^ntsd: counters:' "$log" | tail -1
+}
+
+# make_test_pki DIR: a throwaway CA (DIR/ca.pem) and a server certificate for
+# 127.0.0.1 and localhost (DIR/cert.pem, DIR/key.pem), ECDSA P-256.
+make_test_pki() {
+  local pki="$1"
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -keyout "$pki/ca.key" -out "$pki/ca.pem" -subj "/CN=ntsd test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    >/dev/null 2>&1 || fail "openssl: cannot make the test CA"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$pki/key.pem" -out "$pki/cert.csr" -subj "/CN=localhost" >/dev/null 2>&1 \
+    || fail "openssl: cannot make the test key"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$pki/ext.cnf"
+  openssl x509 -req -in "$pki/cert.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 30 -extfile "$pki/ext.cnf" -out "$pki/cert.pem" >/dev/null 2>&1 \
+    || fail "openssl: cannot sign the test certificate"
+}
+
+# free_port tcp|udp: a port nobody listens on (bounded attempts).
+free_port() {
+  local proto="$1" port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 30000))
+    if [[ $proto == tcp ]]; then
+      [[ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]] && { echo "$port"; return 0; }
+    else
+      [[ -z "$(ss -Huln "sport = :$port" 2>/dev/null)" ]] && { echo "$port"; return 0; }
+    fi
+  done
+  fail "no free $proto port"
+}
+
+# no_sys_time_wrapper PATH BINARY: writes an executable PATH that runs BINARY
+# without CAP_SYS_TIME (bounding, inheritable and ambient sets), so nothing it
+# starts can ever set this machine's clock.
+no_sys_time_wrapper() {
+  command -v setpriv >/dev/null || fail "setpriv (util-linux) not found"
+  printf '#!/bin/sh\nexec setpriv --bounding-set=-sys_time --inh-caps=-sys_time --ambient-caps=-sys_time -- %s "$@"\n' \
+    "$2" >"$1"
+  chmod +x "$1"
+}
+
+# wait_for_log LOG PATTERN SECONDS: waits until LOG has a line matching PATTERN.
+wait_for_log() {
+  local log="$1" pattern="$2" seconds="$3"
+  for _ in $(seq 1 $((seconds * 10))); do
+    grep -qE "$pattern" "$log" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ntsd_clock_report LOG: asks the running ntsd (NTSD_PID) for its counters and
+# prints the newest "clock:" report lines (system, then one per source).
+ntsd_clock_report() {
+  local log="$1"
+  ntsd_counters "$log" >/dev/null
+  sleep 0.2
+  local sys_line
+  sys_line=$(grep -n '^ntsd: clock: system:' "$log" | tail -1 | cut -d: -f1)
+  [[ -n "$sys_line" ]] && tail -n +"$sys_line" "$log" | grep '^ntsd: clock: \(system\|source\)'
 }

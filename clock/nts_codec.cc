@@ -1,15 +1,15 @@
-#include "bench/nts_client.h"
+#include "clock/nts_codec.h"
+
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "crypto/nonce_source.h"
-#include "ke/client.h"
 #include "proto/extension_field.h"
-#include "proto/ke_record.h"
 #include "proto/ntp_packet.h"
 
-namespace ntsd::bench {
+namespace ntsd::clock {
 
 namespace {
 
@@ -45,8 +45,8 @@ bool is_server_reply_to(uint64_t transmit, std::span<const uint8_t> reply) {
 }
 
 bool is_our_uid(const proto::ExtensionField& field, const RequestRecord& record) {
-  return field.type == proto::kEfUniqueIdentifier && field.body.size() == kUniqueIdLength &&
-         std::equal(field.body.begin(), field.body.end(), record.unique_id.begin());
+  return field.type == proto::kEfUniqueIdentifier && record.unique_id_length != 0 &&
+         std::ranges::equal(field.body, record.uid());
 }
 
 // RFC 8915 §5.7: a NAK is only believed when it carries our Unique Identifier;
@@ -70,12 +70,19 @@ bool outer_fields_ok(const proto::ExtensionFieldList& fields, const RequestRecor
          fields.fields[1].type == proto::kEfNtsAuthenticator;
 }
 
-// The decrypted plaintext must be exactly the cookies we asked for. It is
-// parsed behind a zeroed 48-byte header because the field parser expects a packet.
+// The decrypted plaintext must be cookies only, as many as we asked for
+// (kExact) or at least one and no more (kAtMostAsked: RFC 8915 §5.7 lets a
+// server return fewer; never more, which only a confused or hostile server
+// sends). It is parsed behind a zeroed 48-byte header because the field
+// parser expects a packet.
 bool inner_cookies_ok(std::span<const uint8_t> packet, const RequestRecord& record,
-                      proto::ExtensionFieldList& inner) {
+                      CookieCount count, proto::ExtensionFieldList& inner) {
   inner = proto::parse_extension_fields(packet);
-  if (inner.status != proto::EfStatus::kOk || inner.count != record.cookies_requested) return false;
+  if (inner.status != proto::EfStatus::kOk) return false;
+  const bool count_ok = count == CookieCount::kExact
+                            ? inner.count == record.cookies_requested
+                            : inner.count >= 1 && inner.count <= record.cookies_requested;
+  if (!count_ok) return false;
   for (size_t i = 0; i < inner.count; ++i) {
     const auto& f = inner.fields[i];
     if (f.type != proto::kEfNtsCookie || f.body.empty() || f.body.size() > kMaxCookieLength)
@@ -86,9 +93,29 @@ bool inner_cookies_ok(std::span<const uint8_t> packet, const RequestRecord& reco
 
 }  // namespace
 
-// ---- CookieJar ----
+// ---- KeyBytes ----
 
-size_t CookieJar::size() const { return count_; }
+KeyBytes::KeyBytes(crypto::Bytes key) {
+  if (key.size() > kMaxKeyLength) return;
+  std::copy(key.begin(), key.end(), bytes_.begin());
+  length_ = key.size();
+}
+
+KeyBytes::KeyBytes(const KeyBytes& other) : bytes_(other.bytes_), length_(other.length_) {}
+
+KeyBytes& KeyBytes::operator=(const KeyBytes& other) {
+  if (this != &other) {
+    OPENSSL_cleanse(bytes_.data(), bytes_.size());
+    bytes_ = other.bytes_;
+    length_ = other.length_;
+  }
+  return *this;
+}
+
+// OPENSSL_cleanse, not memset: a store to memory about to die may be optimised away.
+KeyBytes::~KeyBytes() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+
+// ---- CookieJar ----
 
 bool CookieJar::add(std::span<const uint8_t> cookie) {
   if (cookie.empty() || cookie.size() > kMaxCookieLength) return false;
@@ -114,6 +141,22 @@ size_t CookieJar::take(std::span<uint8_t, kMaxCookieLength> out) {
   return length;
 }
 
+std::span<const uint8_t> CookieJar::peek(size_t i) const {
+  if (i >= count_) return {};
+  const Slot& slot = slots_[(head_ + i) % kJarCapacity];
+  return {slot.bytes.data(), slot.length};
+}
+
+std::vector<std::vector<uint8_t>> CookieJar::cookies() const {
+  std::vector<std::vector<uint8_t>> out;
+  out.reserve(count_);
+  for (size_t i = 0; i < count_; ++i) {
+    const auto cookie = peek(i);
+    out.emplace_back(cookie.begin(), cookie.end());
+  }
+  return out;
+}
+
 // ---- sessions ----
 
 NtsSession make_session(crypto::AeadId aead, crypto::Bytes c2s_key, crypto::Bytes s2c_key,
@@ -122,95 +165,10 @@ NtsSession make_session(crypto::AeadId aead, crypto::Bytes c2s_key, crypto::Byte
   session.aead = aead;
   session.c2s = crypto::make_aead(aead, c2s_key);
   session.s2c = crypto::make_aead(aead, s2c_key);
+  session.c2s_key = KeyBytes(c2s_key);
+  session.s2c_key = KeyBytes(s2c_key);
   for (const auto& cookie : cookies) session.jar.add(cookie);
   session.cookie_length = cookies.empty() ? 0 : cookies.front().size();
-  return session;
-}
-
-namespace {
-
-std::string check_ke_response(const proto::KeResponse& r, const KeTarget& target,
-                              uint16_t exported) {
-  if (!r.errors.empty()) return "server sent NTS-KE Error " + std::to_string(r.errors.front());
-  if (r.next_protocols.size() != 1 || r.next_protocols[0] != proto::kKeProtocolNtpV4) {
-    return "server did not accept NTPv4 as next protocol";
-  }
-  if (r.aeads.size() != 1 ||
-      std::find(target.aeads.begin(), target.aeads.end(), r.aeads[0]) == target.aeads.end()) {
-    return "server picked no AEAD or one that was not offered";
-  }
-  if (exported != r.aeads[0]) return "keys were not exported for the negotiated AEAD";
-  if (r.cookies.empty()) return "server sent no cookies";
-  for (const auto& cookie : r.cookies) {
-    if (cookie.empty() || cookie.size() > kMaxCookieLength) {
-      return "server sent a cookie of " + std::to_string(cookie.size()) + " bytes";
-    }
-  }
-  return {};
-}
-
-}  // namespace
-
-ke::KeClientOptions ke_client_options(const KeTarget& target) {
-  ke::KeClientOptions options;
-  options.address = target.host;
-  options.port = target.port;
-  options.ca_file = target.insecure ? std::string() : target.ca_file;
-  options.verify_host = target.verify_name.empty() ? target.host : target.verify_name;
-  // GCM-SIV is only negotiated with the RFC-compliant exporter record (ke/negotiate.cc).
-  const bool gcm_siv =
-      std::find(target.aeads.begin(), target.aeads.end(),
-                static_cast<uint16_t>(crypto::AeadId::kAes128GcmSiv)) != target.aeads.end();
-  options.request = ke::make_ke_request(target.aeads, gcm_siv);
-  options.export_negotiated = true;
-  options.timeout_ms = target.timeout_ms;
-  return options;
-}
-
-namespace {
-
-std::string ke_where(const KeTarget& target) {
-  return "NTS-KE " + target.host + ":" + std::to_string(target.port) + ": ";
-}
-
-}  // namespace
-
-std::optional<NtsSession> establish_session(const KeTarget& target, std::string* error) {
-  auto fail = [&](const std::string& why) -> std::optional<NtsSession> {
-    if (error) *error = ke_where(target) + why;
-    return std::nullopt;
-  };
-  if (target.aeads.empty()) return fail("no AEAD to offer");
-  for (uint16_t id : target.aeads) {
-    if (!crypto::aead_from_wire(id))
-      return fail("AEAD " + std::to_string(id) + " is not implemented");
-  }
-  if (!target.insecure && target.ca_file.empty()) {
-    return fail("no CA file to verify the server against (give one, or choose insecure)");
-  }
-  return session_from_ke_result(target, ke::run_ke_client(ke_client_options(target)), error);
-}
-
-std::optional<NtsSession> session_from_ke_result(const KeTarget& target, const ke::KeClientResult& result,
-                                                 std::string* error) {
-  auto fail = [&](const std::string& why) -> std::optional<NtsSession> {
-    if (error) *error = ke_where(target) + why;
-    return std::nullopt;
-  };
-  if (!result.handshake_ok) return fail(result.error);
-  if (result.alpn != "ntske/1") return fail("server did not select ALPN ntske/1");
-  proto::KeResponse response;
-  if (proto::parse_ke_response(result.response, response) != proto::KeResponseStatus::kOk) {
-    return fail("malformed or incomplete NTS-KE response");
-  }
-  if (std::string why = check_ke_response(response, target, result.exported_aead); !why.empty()) {
-    return fail(why);
-  }
-  const auto aead = *crypto::aead_from_wire(response.aeads[0]);
-  NtsSession session = make_session(aead, result.c2s, result.s2c, response.cookies);
-  if (!session.c2s || !session.s2c) return fail("could not key the negotiated AEAD");
-  session.ntp_host = response.server.empty() ? target.host : response.server;
-  session.ntp_port = response.port >= 0 ? static_cast<uint16_t>(response.port) : 123;
   return session;
 }
 
@@ -222,12 +180,16 @@ size_t build_plain_request(uint64_t transmit, std::span<uint8_t> out) {
   return proto::kNtpHeaderSize;
 }
 
-size_t build_nts_request(NtsSession& session, uint64_t transmit,
-                         std::span<const uint8_t, kUniqueIdLength> unique_id, size_t in_flight,
-                         std::span<uint8_t> out, RequestRecord& record) {
-  if (!session.c2s) return 0;
+namespace {
+
+// Placeholders: the refill policy (`refill`, with `count` requests in flight)
+// or exactly `count`.
+size_t build_request(NtsSession& session, uint64_t transmit, std::span<const uint8_t> unique_id,
+                     bool refill, size_t count, std::span<uint8_t> out, RequestRecord& record) {
+  if (!session.c2s || unique_id.empty() || unique_id.size() > kMaxUniqueIdLength) return 0;
   const size_t nonce_length = crypto::aead_nonce_length(session.aead);
-  const size_t fixed = proto::kNtpHeaderSize + proto::kEfHeaderSize + kUniqueIdLength +
+  const size_t fixed = proto::kNtpHeaderSize + proto::kEfHeaderSize +
+                       proto::pad4(unique_id.size()) +
                        proto::nts_authenticator_field_size(nonce_length, crypto::kAeadTagLength);
   const size_t limit = std::min(out.size(), kMaxRequestLength);
 
@@ -248,7 +210,8 @@ size_t build_nts_request(NtsSession& session, uint64_t transmit,
   // assign() keeps the vector's capacity: no allocation after the first request.
   if (!record.reused_cookie) session.last_cookie.assign(cookie.begin(), cookie.begin() + length);
   // Placeholders as wanted, but only as many as fit (large cookies, small buffers).
-  size_t placeholders = placeholders_for(session.jar.size(), in_flight);
+  size_t placeholders =
+      refill ? placeholders_for(session.jar.size(), count) : std::min(count, kMaxPlaceholders);
   placeholders = std::min(placeholders, (limit - fixed) / cookie_field_size(length) - 1);
 
   write_client_header(transmit, out);
@@ -267,19 +230,36 @@ size_t build_nts_request(NtsSession& session, uint64_t transmit,
 
   // Authenticator in place: nonce and tag go straight to where the field puts
   // them; AD = everything before it; empty plaintext (tag only).
-  thread_local crypto::NonceSource nonces;  // one per load thread: no RNG call per request
+  thread_local crypto::NonceSource nonces;  // one per thread: no RNG call per request
   const size_t nonce_at = at + proto::kEfHeaderSize + 4;
   const size_t tag_at = nonce_at + proto::pad4(nonce_length);
   const auto nonce = out.subspan(nonce_at, nonce_length);
   const auto tag = out.subspan(tag_at, crypto::kAeadTagLength);
   const crypto::Bytes ad[] = {out.first(at)};
-  if (!nonces.fill(nonce) || !session.c2s->seal(ad, nonce, {}, tag)) return 0;
+  if (!nonces.fill(nonce) || !session.c2s->seal(ad, nonce, {}, tag)) {
+    if (!record.reused_cookie) session.jar.add(std::span(cookie).first(length));  // keep it
+    return 0;
+  }
   at += proto::write_nts_authenticator(out.subspan(at), nonce, tag);
 
   record.transmit = transmit;
   std::copy(unique_id.begin(), unique_id.end(), record.unique_id.begin());
+  record.unique_id_length = static_cast<uint8_t>(unique_id.size());
   record.cookies_requested = static_cast<uint8_t>(1 + placeholders);
   return at;
+}
+
+}  // namespace
+
+size_t build_nts_request(NtsSession& session, uint64_t transmit, std::span<const uint8_t> unique_id,
+                         size_t in_flight, std::span<uint8_t> out, RequestRecord& record) {
+  return build_request(session, transmit, unique_id, true, in_flight, out, record);
+}
+
+size_t build_nts_request_with_placeholders(NtsSession& session, uint64_t transmit,
+                                           std::span<const uint8_t> unique_id, size_t placeholders,
+                                           std::span<uint8_t> out, RequestRecord& record) {
+  return build_request(session, transmit, unique_id, false, placeholders, out, record);
 }
 
 // ---- replies ----
@@ -292,6 +272,8 @@ const char* reply_verdict_name(ReplyVerdict verdict) {
       return "nak";
     case ReplyVerdict::kKod:
       return "kod";
+    case ReplyVerdict::kKodAuthenticated:
+      return "kod_authenticated";
     case ReplyVerdict::kFailed:
       return "failed";
   }
@@ -304,34 +286,43 @@ ReplyVerdict verify_plain_reply(uint64_t transmit, std::span<const uint8_t> repl
 }
 
 ReplyVerdict verify_nts_reply(NtsSession& session, const RequestRecord& record,
-                              std::span<const uint8_t> reply) {
+                              std::span<const uint8_t> reply, CookieCount count) {
   if (!session.s2c || !is_server_reply_to(record.transmit, reply)) return ReplyVerdict::kFailed;
   const proto::ExtensionFieldList fields = proto::parse_extension_fields(reply);
-  if (reply[proto::kOffsetStratum] == 0) return classify_kiss(fields, record, reply);
-  if (!outer_fields_ok(fields, record)) return ReplyVerdict::kFailed;
+  // A kiss code is only believed when the reply authenticates (RFC 8915
+  // §5.7 leaves NTSN as the one unauthenticated kiss; NTPsec answers with an
+  // authenticated INIT before it is synchronised, RATE may come either way).
+  const bool kiss = reply[proto::kOffsetStratum] == 0;
+  if (kiss) {
+    const ReplyVerdict unauthenticated = classify_kiss(fields, record, reply);
+    if (unauthenticated != ReplyVerdict::kKod) return unauthenticated;  // NAK, or an NTSN forgery
+    if (!outer_fields_ok(fields, record)) return ReplyVerdict::kKod;
+  } else if (!outer_fields_ok(fields, record)) {
+    return ReplyVerdict::kFailed;
+  }
+  const ReplyVerdict failed = kiss ? ReplyVerdict::kKod : ReplyVerdict::kFailed;
 
   const proto::ExtensionField& last = fields.fields[fields.count - 1];
   const auto auth = proto::parse_nts_authenticator(last.body);
   if (!auth || auth->nonce.empty() || auth->ciphertext.size() < crypto::kAeadTagLength) {
-    return ReplyVerdict::kFailed;
+    return failed;
   }
   const size_t plaintext_length = auth->ciphertext.size() - crypto::kAeadTagLength;
-  if (plaintext_length > kMaxPlaintext) return ReplyVerdict::kFailed;
+  if (plaintext_length > kMaxPlaintext) return failed;
   // Decrypt behind a zeroed header so the plaintext parses as a packet's fields.
   std::array<uint8_t, proto::kNtpHeaderSize + kMaxPlaintext> inner_packet;
   std::memset(inner_packet.data(), 0, proto::kNtpHeaderSize);
   const auto plaintext = std::span(inner_packet).subspan(proto::kNtpHeaderSize, plaintext_length);
   const crypto::Bytes ad[] = {reply.first(last.offset)};
-  if (!session.s2c->open(ad, auth->nonce, auth->ciphertext, plaintext))
-    return ReplyVerdict::kFailed;
+  if (!session.s2c->open(ad, auth->nonce, auth->ciphertext, plaintext)) return failed;
 
   proto::ExtensionFieldList inner;
   if (!inner_cookies_ok(std::span(inner_packet).first(proto::kNtpHeaderSize + plaintext_length),
-                        record, inner)) {
-    return ReplyVerdict::kFailed;
+                        record, count, inner)) {
+    return failed;
   }
   for (size_t i = 0; i < inner.count; ++i) session.jar.add(inner.fields[i].body);
-  return ReplyVerdict::kVerified;
+  return kiss ? ReplyVerdict::kKodAuthenticated : ReplyVerdict::kVerified;
 }
 
-}  // namespace ntsd::bench
+}  // namespace ntsd::clock

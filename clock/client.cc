@@ -1,0 +1,837 @@
+#include "clock/client.h"
+
+#include <netdb.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "clock/cookie_file.h"
+#include "clock/exchange.h"
+#include "clock/filter.h"
+#include "clock/nts_codec.h"
+#include "clock/nts_ke.h"
+#include "clock/upstream_socket.h"
+#include "third_party/asio.h"
+
+namespace ntsd::clock {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr size_t kMaxDatagram = 2048;
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.6f", s);
+  return buf;
+}
+
+uint64_t random_u64() {
+  uint64_t v = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) v = 0;
+  return v;
+}
+
+// Resolves host:port (numeric port) into socket addresses; blocking, run on
+// the job pool. Family as configured (`server -4`/`-6`).
+std::vector<sockaddr_storage> resolve(const std::string& host, uint16_t port, config::IpFamily family,
+                                      std::string* error) {
+  addrinfo hints{};
+  hints.ai_family = family == config::IpFamily::kIPv4   ? AF_INET
+                    : family == config::IpFamily::kIPv6 ? AF_INET6
+                                                        : AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* result = nullptr;
+  const std::string service = std::to_string(port);
+  int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
+  if (rc == EAI_BADFLAGS || (rc != 0 && (hints.ai_flags & AI_ADDRCONFIG))) {
+    // AI_ADDRCONFIG hides loopback-only families on hosts without another
+    // address; a loopback upstream is legitimate (tests, local relays).
+    hints.ai_flags = 0;
+    rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
+  }
+  std::vector<sockaddr_storage> out;
+  if (rc != 0) {
+    if (error) *error = gai_strerror(rc);
+    return out;
+  }
+  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    sockaddr_storage ss{};
+    std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (std::none_of(out.begin(), out.end(), [&](const sockaddr_storage& o) {
+          return std::memcmp(&o, &ss, sizeof ss) == 0;
+        })) {
+      out.push_back(ss);
+    }
+  }
+  freeaddrinfo(result);
+  if (out.empty() && error) *error = "no IPv4 or IPv6 address";
+  return out;
+}
+
+socklen_t sockaddr_length(const sockaddr_storage& ss) {
+  return ss.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+// The address without the port, as peerstats and the ntpq world print it.
+std::string host_text(const sockaddr_storage& ss) {
+  std::string text = address_text(ss);
+  const size_t colon = text.rfind(':');
+  if (colon != std::string::npos) text.resize(colon);
+  if (!text.empty() && text.front() == '[') text = text.substr(1, text.size() - 2);
+  return text;
+}
+
+std::string ip_literal(const sockaddr_storage& ss) { return host_text(ss); }
+
+// What the configured line names: "host:port" for NTS (the NTS-KE server),
+// the host alone otherwise. This is also the key of a persisted session.
+std::string source_name(const config::UpstreamServer& s, uint16_t port) {
+  const bool v6 = s.host.find(':') != std::string::npos;
+  return (v6 ? "[" + s.host + "]" : s.host) + ":" + std::to_string(port);
+}
+
+const char* state_name(SourceState s) {
+  switch (s) {
+    case SourceState::kIdle: return "idle";
+    case SourceState::kResolving: return "resolving";
+    case SourceState::kResolveBackoff: return "dns-backoff";
+    case SourceState::kKeyExchange: return "nts-ke";
+    case SourceState::kKeBackoff: return "ke-backoff";
+    case SourceState::kPolling: return "polling";
+    case SourceState::kDemobilized: return "demobilized";
+  }
+  return "?";
+}
+
+}  // namespace
+
+// ---- the runner ----
+
+class UpstreamClient::Impl {
+ public:
+  Impl(ClientOptions options, const Clock& clock, server::ServerStateCell& cell)
+      : options_(std::move(options)),
+        clock_(clock),
+        cell_(cell),
+        system_(options_.precision),
+        jobs_(static_cast<size_t>(std::max(1, options_.resolve_threads))),
+        housekeeping_(io_) {}
+
+  bool start(std::string* error);
+  void stop();
+  std::vector<SourceReport> sources() const {
+    std::lock_guard lock(report_mutex_);
+    return reports_;
+  }
+  SystemStatus system() const {
+    std::lock_guard lock(report_mutex_);
+    return system_report_;
+  }
+
+ private:
+  struct Association {
+    Association(asio::io_context& io, const config::UpstreamServer& conf) : conf(conf), machine(conf), timer(io) {}
+    int id = 0;
+    config::UpstreamServer conf;
+    std::string name;          // configured "host:port" (NTS: the KE server)
+    uint16_t port = 123;       // KE port with nts, else NTP port
+    Source machine;
+    ClockFilter filter;
+    asio::steady_timer timer;
+    uint64_t generation = 0;   // bumped on demobilise: stale job results are dropped
+    std::vector<sockaddr_storage> addresses;  // resolved KE (nts) or NTP (plain) addresses
+    size_t address_index = 0;
+    std::optional<NtsSession> session;
+    int64_t session_ke_time_s = 0;
+    bool restored = false;     // session came from the cookie file and was not yet used for a KE decision
+    uint64_t restored_sessions = 0;
+    uint64_t ke_runs = 0;      // NTS-KE sessions actually run (a restored session is none)
+    sockaddr_storage ntp_address{};
+    bool has_ntp_address = false;
+    UpstreamSocket socket;
+    std::unique_ptr<asio::posix::stream_descriptor> readable;
+    bool outstanding = false;
+    RequestRecord record;      // NTS request in flight
+    uint64_t plain_transmit = 0;
+    int64_t t1_ns = 0;
+    uint32_t refid = 0;
+    SourceAddress peer_address;
+    SourceVerdict verdict;
+    SourceStatus logged_status = SourceStatus::kUnusable;
+    bool logged_reachable = false;
+    bool dead = false;
+  };
+
+  void log(const std::string& line) {
+    if (options_.log) options_.log("clock: " + line);
+  }
+  int64_t now() const { return clock_.now_unix_ns(); }
+
+  void run_actions(Association& a, const SourceActions& actions);
+  void arm_timer(Association& a, int64_t at_ns);
+  void start_resolve(Association& a);
+  void on_resolved(Association& a, std::vector<sockaddr_storage> addresses, const std::string& error);
+  void start_ke(Association& a);
+  void on_ke(Association& a, std::optional<NtsSession> session, std::optional<sockaddr_storage> ntp,
+             const std::string& error);
+  bool open_socket(Association& a);
+  void send_poll(Association& a);
+  void wait_readable(Association& a);
+  void drain(Association& a);
+  void handle_reply(Association& a, std::span<const uint8_t> reply, int64_t t4_ns);
+  void reselect();
+  void publish_reports();
+  void housekeeping();
+  void save_sessions();
+  KeTarget ke_target(const Association& a) const;
+
+  ClientOptions options_;
+  const Clock& clock_;
+  server::ServerStateCell& cell_;
+  SystemState system_;
+  asio::io_context io_;
+  asio::thread_pool jobs_;
+  asio::steady_timer housekeeping_;
+  std::vector<std::unique_ptr<Association>> associations_;
+  std::vector<PersistedSession> persisted_;  // loaded at start: restored on first need
+  bool may_save_cookies_ = true;
+  std::unique_ptr<StatsFileWriter> peerstats_;
+  int system_peer_ = -1;
+  bool logged_sync_ = false;
+  std::thread thread_;
+  std::atomic<bool> stopped_{false};
+  mutable std::mutex report_mutex_;
+  std::vector<SourceReport> reports_;
+  SystemStatus system_report_;
+};
+
+bool UpstreamClient::Impl::start(std::string* error) {
+  (void)error;
+  const int64_t start_ns = now();
+  if (!options_.cookie_file.empty()) {
+    CookieLoadOptions load_options;
+    load_options.now = start_ns / 1'000'000'000;
+    CookieFileLoad load = load_cookie_file(options_.cookie_file, load_options);
+    for (const std::string& w : load.warnings) log("warning: " + w);
+    may_save_cookies_ = load.may_overwrite();
+    if (!may_save_cookies_) {
+      log("warning: " + options_.cookie_file +
+          " is not an ntsd cookie file (NTPsec keeps its server cookie keys under `nts cookie`); "
+          "it is left alone and NTS sessions are not persisted");
+    }
+    persisted_ = std::move(load.sessions);
+  }
+  if (options_.peerstats) peerstats_ = std::make_unique<StatsFileWriter>(*options_.peerstats);
+
+  int next_id = 1;
+  for (const config::UpstreamServer& conf : options_.servers) {
+    auto a = std::make_unique<Association>(io_, conf);
+    a->id = next_id++;
+    a->port = conf.port.value_or(conf.nts ? 4460 : 123);
+    a->name = source_name(conf, a->port);
+    associations_.push_back(std::move(a));
+  }
+  cell_.publish(system_.state(start_ns));
+  publish_reports();
+  for (auto& a : associations_) {
+    if (a->conf.noval) log("warning: " + a->name + ": noval: the NTS-KE certificate is NOT verified");
+    run_actions(*a, a->machine.start(start_ns));
+  }
+  housekeeping();
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ntsd-clock");
+    io_.run();
+  });
+  return true;
+}
+
+void UpstreamClient::Impl::stop() {
+  if (stopped_.exchange(true)) return;
+  // Stop on the loop's own thread so no handler runs concurrently with the
+  // teardown, then let blocking jobs finish (they post into a stopped loop).
+  asio::post(io_, [this] { io_.stop(); });
+  if (thread_.joinable()) thread_.join();
+  jobs_.join();
+  save_sessions();
+  for (auto& a : associations_) {
+    if (a->readable) a->readable->release();  // the UpstreamSocket owns the fd
+  }
+}
+
+KeTarget UpstreamClient::Impl::ke_target(const Association& a) const {
+  KeTarget t;
+  t.host = a.conf.host;
+  t.address = ip_literal(a.addresses[a.address_index % a.addresses.size()]);
+  t.port = a.port;
+  t.ca = !a.conf.ca.empty() ? a.conf.ca : options_.nts_ca;
+  t.insecure = a.conf.noval;
+  if (a.conf.aead) {
+    t.aeads = {*a.conf.aead};
+  } else if (!options_.nts_aeads.empty()) {
+    t.aeads = options_.nts_aeads;
+  } else {
+    // AES-SIV-CMAC-256 first (RFC 8915's mandatory algorithm, what NTPsec
+    // offers); GCM-SIV as the fallback chrony servers also speak.
+    t.aeads = {15, 30};
+  }
+  t.timeout_ms = options_.ke_timeout_ms;
+  return t;
+}
+
+void UpstreamClient::Impl::arm_timer(Association& a, int64_t at_ns) {
+  const int64_t delay_ns = std::max<int64_t>(0, at_ns - now());
+  a.timer.expires_after(std::chrono::nanoseconds(delay_ns));
+  const uint64_t generation = a.generation;
+  a.timer.async_wait([this, &a, generation](const boost::system::error_code& ec) {
+    if (ec || a.dead || a.generation != generation) return;
+    run_actions(a, a.machine.timer(now()));
+  });
+}
+
+void UpstreamClient::Impl::run_actions(Association& a, const SourceActions& actions) {
+  if (actions.drop_session) {
+    if (a.session) log(a.name + ": NTS session dropped");
+    a.session.reset();
+    a.restored = false;
+    a.outstanding = false;
+  }
+  if (actions.missed_poll) {
+    a.filter.add_missed_poll(now());
+    reselect();
+  }
+  if (actions.resolve) start_resolve(a);
+  if (actions.start_ke) start_ke(a);
+  if (actions.send_poll) send_poll(a);
+  if (actions.demobilize) {
+    log(a.name + ": demobilised");
+    a.dead = true;
+    ++a.generation;
+    a.timer.cancel();
+    if (a.readable) {
+      a.readable->cancel();
+      a.readable->release();
+      a.readable.reset();
+    }
+    a.socket.close();
+    reselect();
+    return;
+  }
+  if (actions.timer_ns) arm_timer(a, *actions.timer_ns);
+}
+
+void UpstreamClient::Impl::start_resolve(Association& a) {
+  const uint64_t generation = a.generation;
+  const std::string host = a.conf.host;
+  const uint16_t port = a.port;
+  const config::IpFamily family = a.conf.family;
+  asio::post(jobs_, [this, &a, generation, host, port, family] {
+    std::string error;
+    auto addresses = resolve(host, port, family, &error);
+    asio::post(io_, [this, &a, generation, addresses = std::move(addresses), error] {
+      if (a.dead || a.generation != generation) return;
+      on_resolved(a, addresses, error);
+    });
+  });
+}
+
+void UpstreamClient::Impl::on_resolved(Association& a, std::vector<sockaddr_storage> addresses,
+                                       const std::string& error) {
+  const bool ok = !addresses.empty();
+  if (ok) {
+    // A re-resolution that returns the same set moves on to the next address,
+    // so an unreachable address is not retried for ever.
+    if (addresses.size() == a.addresses.size() &&
+        std::equal(addresses.begin(), addresses.end(), a.addresses.begin(),
+                   [](const sockaddr_storage& x, const sockaddr_storage& y) { return std::memcmp(&x, &y, sizeof x) == 0; })) {
+      ++a.address_index;
+    } else {
+      a.addresses = std::move(addresses);
+      a.address_index = 0;
+    }
+    if (!a.conf.nts) {
+      a.ntp_address = a.addresses[a.address_index % a.addresses.size()];
+      a.has_ntp_address = open_socket(a);
+    }
+  } else {
+    log(a.name + ": cannot resolve " + a.conf.host + ": " + error + "; retrying later");
+  }
+  run_actions(a, a.machine.resolved(now(), ok && (a.conf.nts || a.has_ntp_address)));
+}
+
+void UpstreamClient::Impl::start_ke(Association& a) {
+  // A session kept in the cookie file stands in for a new NTS-KE once, at
+  // start: the restart then sends NTP at once (chrony's ntsdumpdir idea).
+  if (!a.session) {
+    for (auto it = persisted_.begin(); it != persisted_.end(); ++it) {
+      if (it->ke_server != a.name) continue;
+      const auto aead = crypto::aead_from_wire(it->aead);
+      NtsSession s = aead ? make_session(*aead, crypto::Bytes(it->c2s.data(), it->c2s.size()),
+                                         crypto::Bytes(it->s2c.data(), it->s2c.size()), it->cookies)
+                          : NtsSession{};
+      s.ntp_host = it->ntp_host;
+      s.ntp_port = it->ntp_port;
+      const int64_t ke_time = it->ke_time;
+      cleanse_session(*it);
+      persisted_.erase(it);
+      if (!s.c2s || !s.s2c || s.jar.empty()) break;
+      std::string error;
+      std::vector<sockaddr_storage> ntp = resolve(s.ntp_host, s.ntp_port, a.conf.family, &error);
+      if (ntp.empty()) break;
+      a.session = std::move(s);
+      a.session_ke_time_s = ke_time;
+      a.ntp_address = ntp.front();
+      a.restored = true;
+      ++a.restored_sessions;
+      if (!open_socket(a)) {
+        a.session.reset();
+        break;
+      }
+      a.has_ntp_address = true;
+      log(a.name + ": NTS session restored from " + options_.cookie_file + " (" +
+          std::to_string(a.session->jar.size()) + " cookies, NTP " + address_text(a.ntp_address) +
+          "): no NTS-KE needed");
+      const uint32_t cookies = static_cast<uint32_t>(a.session->jar.size());
+      asio::post(io_, [this, &a, generation = a.generation, cookies] {
+        if (a.dead || a.generation != generation) return;
+        run_actions(a, a.machine.ke_done(now(), true, cookies));
+      });
+      return;
+    }
+  }
+  if (a.addresses.empty()) {
+    run_actions(a, a.machine.ke_done(now(), false, 0));
+    return;
+  }
+  ++a.ke_runs;
+  const uint64_t generation = a.generation;
+  const KeTarget target = ke_target(a);
+  const config::IpFamily family = a.conf.family;
+  asio::post(jobs_, [this, &a, generation, target, family] {
+    std::string error;
+    std::optional<NtsSession> session = establish_session(target, &error);
+    std::optional<sockaddr_storage> ntp;
+    if (session) {
+      // The Server record may name a host: resolve it here, off the loop.
+      std::vector<sockaddr_storage> addresses = resolve(session->ntp_host, session->ntp_port, family, &error);
+      if (addresses.empty()) {
+        error = "NTP server " + session->ntp_host + " from the NTS-KE reply: " + error;
+        session.reset();
+      } else {
+        ntp = addresses.front();
+      }
+    }
+    asio::post(io_, [this, &a, generation, session = std::move(session), ntp, error]() mutable {
+      if (a.dead || a.generation != generation) return;
+      on_ke(a, std::move(session), ntp, error);
+    });
+  });
+}
+
+void UpstreamClient::Impl::on_ke(Association& a, std::optional<NtsSession> session,
+                                 std::optional<sockaddr_storage> ntp, const std::string& error) {
+  if (!session) {
+    log(a.name + ": NTS-KE failed: " + error);
+    run_actions(a, a.machine.ke_done(now(), false, 0));
+    return;
+  }
+  a.session = std::move(session);
+  a.session_ke_time_s = now() / 1'000'000'000;
+  a.restored = false;
+  a.ntp_address = *ntp;
+  a.outstanding = false;
+  a.has_ntp_address = open_socket(a);
+  const uint32_t cookies = static_cast<uint32_t>(a.session->jar.size());
+  if (!a.has_ntp_address) {
+    a.session.reset();
+    run_actions(a, a.machine.ke_done(now(), false, 0));
+    return;
+  }
+  log(a.name + ": NTS-KE ok: " + std::to_string(cookies) + " cookies, AEAD " +
+      std::to_string(static_cast<int>(a.session->aead)) + ", NTP " + address_text(a.ntp_address));
+  save_sessions();  // a kill -9 later still finds these keys
+  run_actions(a, a.machine.ke_done(now(), true, cookies));
+}
+
+bool UpstreamClient::Impl::open_socket(Association& a) {
+  if (a.readable) {
+    a.readable->cancel();
+    a.readable->release();
+    a.readable.reset();
+  }
+  std::string error;
+  if (!a.socket.open(a.ntp_address, sockaddr_length(a.ntp_address), &error)) {
+    log(a.name + ": cannot open a socket to " + address_text(a.ntp_address) + ": " + error);
+    return false;
+  }
+  a.refid = 0;
+  if (const auto addr = source_address(reinterpret_cast<const sockaddr*>(&a.ntp_address))) {
+    a.peer_address = *addr;
+    a.refid = reference_id_of(*addr);
+  }
+  a.readable = std::make_unique<asio::posix::stream_descriptor>(io_, a.socket.fd());
+  wait_readable(a);
+  return true;
+}
+
+void UpstreamClient::Impl::wait_readable(Association& a) {
+  const uint64_t generation = a.generation;
+  asio::posix::stream_descriptor* d = a.readable.get();
+  d->async_wait(asio::posix::stream_descriptor::wait_read,
+                [this, &a, generation, d](const boost::system::error_code& ec) {
+                  if (ec || a.dead || a.generation != generation || a.readable.get() != d) return;
+                  drain(a);
+                  wait_readable(a);
+                });
+}
+
+void UpstreamClient::Impl::send_poll(Association& a) {
+  if (!a.has_ntp_address || !a.socket.is_open()) {
+    run_actions(a, a.machine.send_failed(now()));
+    return;
+  }
+  std::array<uint8_t, kMaxDatagram> packet;
+  size_t length = 0;
+  // The transmit stamp is random (chrony's data minimisation, RFC 9109's
+  // spirit): the origin echo matches the reply to the request, and the true
+  // send time T1 stays with us.
+  const uint64_t transmit = random_u64();
+  if (a.conf.nts) {
+    if (!a.session) {
+      run_actions(a, a.machine.send_failed(now()));
+      return;
+    }
+    std::array<uint8_t, kUniqueIdLength> uid;
+    if (RAND_bytes(uid.data(), uid.size()) != 1) {
+      run_actions(a, a.machine.send_failed(now()));
+      return;
+    }
+    length = build_nts_request(*a.session, transmit, uid, 0, packet, a.record);
+  } else {
+    length = build_plain_request(transmit, packet);
+    a.plain_transmit = transmit;
+  }
+  if (length == 0) {
+    run_actions(a, a.machine.send_failed(now()));
+    return;
+  }
+  a.t1_ns = now();  // as late as possible before the send
+  if (!a.socket.send(std::span(packet).first(length))) {
+    a.outstanding = false;
+    run_actions(a, a.machine.send_failed(now()));
+    return;
+  }
+  a.outstanding = true;
+}
+
+void UpstreamClient::Impl::drain(Association& a) {
+  std::array<uint8_t, kMaxDatagram> buffer;
+  for (int i = 0; i < 64 && !a.dead; ++i) {  // bounded: a flood cannot starve the other sources
+    int64_t t4 = 0;
+    const long n = a.socket.receive(buffer, now(), &t4);
+    if (n == 0) return;
+    if (n < 0) continue;  // ICMP errors, oversized datagrams: nothing to answer
+    handle_reply(a, std::span<const uint8_t>(buffer.data(), static_cast<size_t>(n)), t4);
+  }
+}
+
+void UpstreamClient::Impl::handle_reply(Association& a, std::span<const uint8_t> reply, int64_t t4_ns) {
+  if (!a.outstanding) return;  // late, duplicate or unsolicited
+  const uint64_t transmit = a.conf.nts ? a.record.transmit : a.plain_transmit;
+  // Not an answer to our request (wrong origin or mode): ignored without a
+  // word to the source machine, so a blind spoofer cannot even cost a poll.
+  if (verify_plain_reply(transmit, reply) == ReplyVerdict::kFailed) return;
+
+  SourceReply kind = SourceReply::kFailed;
+  bool kod = false;  // an authenticated (or, for a plain source, plain) kiss-o'-death
+  if (a.conf.nts) {
+    if (!a.session) return;
+    switch (verify_nts_reply(*a.session, a.record, reply, CookieCount::kAtMostAsked)) {
+      case ReplyVerdict::kVerified:
+        kind = SourceReply::kVerified;
+        break;
+      case ReplyVerdict::kKodAuthenticated:
+        kod = true;
+        break;
+      case ReplyVerdict::kNak:
+        kind = SourceReply::kNak;
+        break;
+      case ReplyVerdict::kKod:  // RATE/DENY without authentication: anyone could have sent it
+      case ReplyVerdict::kFailed:
+        kind = SourceReply::kUnauthenticated;
+        break;
+    }
+  } else {
+    kod = reply[proto::kOffsetStratum] == 0;
+    if (!kod) kind = SourceReply::kVerified;
+  }
+  if (kod) {
+    // RFC 5905 §7.4: RATE slows us down, DENY/RSTR ask us to go away; other
+    // codes (INIT, STEP: the server has no time yet) are simply not a sample.
+    const uint32_t code = proto::load_u32(reply, proto::kOffsetReferenceId);
+    kind = code == proto::refid_from_ascii("RATE") ? SourceReply::kKodRate
+           : code == proto::refid_from_ascii("DENY") || code == proto::refid_from_ascii("RSTR")
+               ? SourceReply::kKodDeny
+               : SourceReply::kFailed;
+  }
+  a.outstanding = false;
+
+  std::optional<Sample> sample;
+  if (kind == SourceReply::kVerified) {
+    const ExchangeResult r = sample_from_reply(reply, a.t1_ns, t4_ns, std::ldexp(1.0, options_.precision));
+    if (r.reject == SampleReject::kNone) {
+      sample = r.sample;
+    } else {
+      kind = SourceReply::kFailed;
+    }
+  }
+  const uint32_t cookies = a.session ? static_cast<uint32_t>(a.session->jar.size()) : 0;
+  if (sample) {
+    a.filter.add(*sample);
+    if (peerstats_) {
+      const SourceEstimate& e = a.filter.estimate();
+      PeerStatus ps;
+      ps.configured = !a.conf.is_pool;
+      ps.auth_enabled = a.conf.nts;
+      ps.authentic = a.conf.nts;
+      ps.reachable = true;
+      ps.select = static_cast<PeerSelect>(source_status_select_code(a.verdict.status));
+      PeerStatsRecord rec;
+      const std::string host = host_text(a.ntp_address);
+      rec.source = host;
+      rec.status = peer_status_word(ps);
+      rec.offset = e.valid ? e.offset : sample->offset;
+      rec.delay = e.valid ? e.delay : sample->delay;
+      rec.dispersion = e.valid ? e.dispersion : sample->dispersion;
+      rec.jitter = e.jitter;
+      if (peerstats_->append(t4_ns, peerstats_line(t4_ns, rec)) == StatsWrite::kFailed) {
+        if (std::string err = peerstats_->take_error(); !err.empty()) log("peerstats: " + err);
+      }
+    }
+  }
+  run_actions(a, a.machine.reply(now(), kind, cookies));
+  if (sample) reselect();
+}
+
+void UpstreamClient::Impl::reselect() {
+  const int64_t t = now();
+  std::vector<SelectionInput> inputs;
+  inputs.reserve(associations_.size());
+  for (auto& a : associations_) {
+    SelectionInput in;
+    in.estimate = a->filter.estimate();
+    in.flags = a->machine.flags();
+    // Only samples from verified replies reach an `nts` source's filter
+    // (handle_reply); a dead association is out whatever it held.
+    in.eligible = !a->dead;
+    in.poll_interval_s = std::ldexp(1.0, a->machine.poll());
+    inputs.push_back(in);
+  }
+  const Selection sel = select_sources(inputs, options_.selection, system_peer_, t);
+  for (size_t i = 0; i < associations_.size(); ++i) {
+    Association& a = *associations_[i];
+    a.verdict = sel.sources[i];
+    const bool reachable = a.machine.reach() != 0;
+    if (reachable != a.logged_reachable) {
+      log(a.name + (reachable ? ": reachable" : ": unreachable"));
+      a.logged_reachable = reachable;
+    }
+    if (a.verdict.status != a.logged_status &&
+        (a.verdict.status == SourceStatus::kSystemPeer || a.verdict.status == SourceStatus::kFalseticker ||
+         a.logged_status == SourceStatus::kSystemPeer || a.logged_status == SourceStatus::kFalseticker)) {
+      log(a.name + ": " + source_status_name(a.verdict.status) +
+          (a.verdict.status == SourceStatus::kUnusable ? std::string(" (") + unfit_name(a.verdict.unfit) + ")"
+                                                      : std::string()));
+    }
+    a.logged_status = a.verdict.status;
+  }
+  const SystemEstimate& sys = sel.system;
+  server::ServerState state;
+  if (sys.synchronized && sys.selected >= 0) {
+    Association& peer = *associations_[static_cast<size_t>(sys.selected)];
+    state = system_.update(t, sys, peer.filter.estimate(), peer.peer_address);
+    if (!logged_sync_ || system_peer_ != sys.selected) {
+      log("synchronised to " + peer.name + " (" + address_text(peer.ntp_address) + "): stratum " +
+          std::to_string(state.stratum) + ", offset " + fmt_seconds(sys.offset) + " s");
+    }
+    logged_sync_ = true;
+    system_peer_ = sys.selected;
+  } else {
+    state = system_.update(t, sys, SourceEstimate{}, SourceAddress{});
+    if (logged_sync_) log("no source selectable: holdover (" + std::to_string(sys.survivors) + " survivors)");
+    logged_sync_ = false;
+    system_peer_ = -1;
+  }
+  cell_.publish(state);
+  publish_reports();
+}
+
+void UpstreamClient::Impl::housekeeping() {
+  // Holdover ages the published root dispersion with no event at all; once a
+  // second is finer than any client polls.
+  const int64_t t = now();
+  if (!stopped_.load()) {
+    const SyncStatus before = system_report_.sync;
+    cell_.publish(system_.state(t));
+    publish_reports();
+    if (before == SyncStatus::kHoldover && system_report_.sync == SyncStatus::kUnsynchronized) {
+      log("holdover over (root distance past " + std::to_string(kMaxDistance) + " s): unsynchronised, leap 3");
+    }
+  }
+  housekeeping_.expires_after(std::chrono::seconds(1));
+  housekeeping_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) housekeeping();
+  });
+}
+
+void UpstreamClient::Impl::publish_reports() {
+  const int64_t t = now();
+  std::vector<SourceReport> reports;
+  reports.reserve(associations_.size());
+  for (const auto& a : associations_) {
+    SourceReport r;
+    r.name = a->name;
+    if (a->has_ntp_address) r.address = address_text(a->ntp_address);
+    r.nts = a->conf.nts;
+    r.state = a->machine.state();
+    r.status = a->verdict.status;
+    r.unfit = a->verdict.unfit;
+    r.reach = a->machine.reach();
+    r.poll = a->machine.poll();
+    const SourceEstimate& e = a->filter.estimate();
+    r.valid = e.valid;
+    r.stratum = e.header.stratum;
+    r.offset = e.offset;
+    r.delay = e.delay;
+    r.jitter = e.jitter;
+    r.dispersion = e.dispersion;
+    r.cookies = a->session ? static_cast<uint32_t>(a->session->jar.size()) : 0;
+    r.last_ke_ns = a->machine.last_ke_ns();
+    r.counters = a->machine.counters();
+    r.counters.key_exchanges = a->ke_runs;  // the machine also counts restored sessions as KE decisions
+    r.restored_sessions = a->restored_sessions;
+    reports.push_back(std::move(r));
+  }
+  std::lock_guard lock(report_mutex_);
+  reports_ = std::move(reports);
+  system_report_ = system_.status(t);
+}
+
+void UpstreamClient::Impl::save_sessions() {
+  if (options_.cookie_file.empty() || !may_save_cookies_) return;
+  std::vector<PersistedSession> sessions;
+  for (const auto& a : associations_) {
+    if (!a->session || a->session->jar.empty() || a->dead) continue;
+    PersistedSession p;
+    p.ke_server = a->name;
+    p.ke_time = a->session_ke_time_s;
+    p.aead = static_cast<uint16_t>(a->session->aead);
+    p.ntp_host = a->session->ntp_host;
+    p.ntp_port = a->session->ntp_port;
+    const crypto::Bytes c2s = a->session->c2s_key.bytes();
+    const crypto::Bytes s2c = a->session->s2c_key.bytes();
+    p.c2s.assign(c2s.begin(), c2s.end());
+    p.s2c.assign(s2c.begin(), s2c.end());
+    p.cookies = a->session->jar.cookies();
+    sessions.push_back(std::move(p));
+  }
+  // Sessions of sources not (yet) restored stay in the file.
+  for (const PersistedSession& p : persisted_) sessions.push_back(p);
+  std::string error;
+  if (!save_cookie_file(options_.cookie_file, sessions, error)) log("warning: cookie file: " + error);
+  for (auto& p : sessions) cleanse_session(p);
+}
+
+// ---- public face ----
+
+UpstreamClient::UpstreamClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+UpstreamClient::~UpstreamClient() { stop(); }
+
+std::unique_ptr<UpstreamClient> UpstreamClient::start(ClientOptions options, const Clock& clock,
+                                                      server::ServerStateCell& cell, std::string* error) {
+  auto impl = std::make_unique<Impl>(std::move(options), clock, cell);
+  if (!impl->start(error)) return nullptr;
+  return std::unique_ptr<UpstreamClient>(new UpstreamClient(std::move(impl)));
+}
+
+void UpstreamClient::stop() {
+  if (impl_) impl_->stop();
+}
+
+std::vector<SourceReport> UpstreamClient::sources() const { return impl_->sources(); }
+SystemStatus UpstreamClient::system() const { return impl_->system(); }
+
+std::vector<std::string> report_lines(const std::vector<SourceReport>& sources, const SystemStatus& system) {
+  std::vector<std::string> lines;
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "system: sync=%s stratum=%u refid=%08x leap=%u offset=%s jitter=%.6f root_delay=%.6f "
+                "root_dispersion=%.6f since_update=%.1f",
+                sync_status_name(system.sync), system.stratum, system.reference_id,
+                static_cast<unsigned>(system.leap), fmt_seconds(system.offset).c_str(), system.jitter,
+                system.root_delay, system.root_dispersion, system.since_update);
+  lines.emplace_back(buf);
+  for (const SourceReport& s : sources) {
+    const SourceCounters& c = s.counters;
+    std::snprintf(buf, sizeof buf,
+                  "source %s%s: state=%s status=%s reach=%03o poll=%d stratum=%u offset=%s delay=%.6f "
+                  "jitter=%.6f cookies=%u polls=%llu verified=%llu naks=%llu kods=%llu unauthenticated=%llu "
+                  "failed=%llu key_exchanges=%llu restored=%llu address=%s",
+                  s.name.c_str(), s.nts ? " (nts)" : "", state_name(s.state),
+                  s.status == SourceStatus::kUnusable ? unfit_name(s.unfit) : source_status_name(s.status),
+                  s.reach, s.poll, s.stratum, s.valid ? fmt_seconds(s.offset).c_str() : "-", s.delay, s.jitter,
+                  s.cookies, (unsigned long long)c.polls_sent, (unsigned long long)c.verified,
+                  (unsigned long long)c.naks, (unsigned long long)c.kods, (unsigned long long)c.unauthenticated,
+                  (unsigned long long)c.failed, (unsigned long long)c.key_exchanges,
+                  (unsigned long long)s.restored_sessions, s.address.empty() ? "-" : s.address.c_str());
+    lines.emplace_back(buf);
+  }
+  return lines;
+}
+
+// ---- configuration ----
+
+std::optional<ClientOptions> client_options_from_config(const config::Config& config, const std::string& state_dir,
+                                                        int64_t now_unix_s, std::string* error) {
+  ClientOptions o;
+  o.servers = config.servers;
+  for (const config::TosOption& t : config.tos) {
+    if (t.name == "minsane") o.selection.minsane = static_cast<int>(t.value);
+    if (t.name == "minclock") o.selection.minclock = static_cast<int>(t.value);
+    if (t.name == "maxclock") o.selection.maxclock = static_cast<int>(t.value);
+    if (t.name == "mindist") o.selection.mindist = t.value;
+    if (t.name == "maxdist") o.selection.maxdist = t.value;
+  }
+  o.nts_ca = config.nts.ca;
+  o.nts_aeads = config.nts.aead_ids;
+  o.cookie_file = !config.nts.cookie_file.empty() ? config.nts.cookie_file
+                  : state_dir.empty()             ? std::string()
+                                                  : state_dir + "/nts-client-cookies";
+  o.leapfile = config.leapfile;
+  if ((config.statistics & config::bit(config::StatsFile::kPeerstats)) != 0 ||
+      std::any_of(config.filegens.begin(), config.filegens.end(), [](const config::FileGen& f) {
+        return f.stats == config::StatsFile::kPeerstats && f.enable.value_or(false);
+      })) {
+    FileGenSettings settings;
+    std::string why;
+    if (!filegen_settings(config, config::StatsFile::kPeerstats, getpid(), now_unix_s, settings, why)) {
+      if (error) *error = "peerstats: " + why;
+      return std::nullopt;
+    }
+    if (settings.enabled) o.peerstats = settings;
+  }
+  return o;
+}
+
+}  // namespace ntsd::clock
