@@ -16,8 +16,10 @@
 #include "clock/cookie_file.h"
 #include "clock/exchange.h"
 #include "clock/filter.h"
+#include "clock/leapfile.h"
 #include "clock/nts_codec.h"
 #include "clock/nts_ke.h"
+#include "clock/pool.h"
 #include "clock/upstream_socket.h"
 #include "third_party/asio.h"
 
@@ -141,7 +143,15 @@ class UpstreamClient::Impl {
   }
 
  private:
-  struct Association {
+  struct PoolEntry {
+    PoolEntry(asio::io_context& io, const config::UpstreamServer& line, size_t maxclock)
+        : line(line), pool(line, maxclock), timer(io) {}
+    config::UpstreamServer line;
+    Pool pool;
+    asio::steady_timer timer;
+  };
+
+  struct Association : std::enable_shared_from_this<Association> {
     Association(asio::io_context& io, const config::UpstreamServer& conf) : conf(conf), machine(conf), timer(io) {}
     int id = 0;
     config::UpstreamServer conf;
@@ -172,12 +182,20 @@ class UpstreamClient::Impl {
     SourceStatus logged_status = SourceStatus::kUnusable;
     bool logged_reachable = false;
     bool dead = false;
+    std::string tls_name;      // the name the NTS-KE certificate must carry (a pool member: the pool's name)
+    PoolEntry* pool = nullptr; // the pool line that mobilised this member, if any
   };
+
+  void run_pool_actions(PoolEntry& p, const PoolActions& actions);
+  void mobilise(const config::UpstreamServer& conf, PoolEntry* pool);
+  void remove(Association& a);
+  std::vector<std::string> addresses_in_use() const;
 
   void log(const std::string& line) {
     if (options_.log) options_.log("clock: " + line);
   }
   int64_t now() const { return clock_.now_unix_ns(); }
+  static std::weak_ptr<Association> weak(Association& a) { return a.weak_from_this(); }
 
   void run_actions(Association& a, const SourceActions& actions);
   void arm_timer(Association& a, int64_t at_ns);
@@ -204,11 +222,16 @@ class UpstreamClient::Impl {
   asio::io_context io_;
   asio::thread_pool jobs_;
   asio::steady_timer housekeeping_;
-  std::vector<std::unique_ptr<Association>> associations_;
+  // Associations are shared so that a handler still queued when one is
+  // removed (a dead pool member) finds it gone instead of dangling.
+  std::vector<std::shared_ptr<Association>> associations_;
+  std::vector<std::unique_ptr<PoolEntry>> pools_;
   std::vector<PersistedSession> persisted_;  // loaded at start: restored on first need
   bool may_save_cookies_ = true;
   std::unique_ptr<StatsFileWriter> peerstats_;
+  std::optional<LeapTable> leap_table_;
   int system_peer_ = -1;
+  int next_id_ = 1;
   bool logged_sync_ = false;
   std::thread thread_;
   std::atomic<bool> stopped_{false};
@@ -234,21 +257,31 @@ bool UpstreamClient::Impl::start(std::string* error) {
     persisted_ = std::move(load.sessions);
   }
   if (options_.peerstats) peerstats_ = std::make_unique<StatsFileWriter>(*options_.peerstats);
+  if (!options_.leapfile.empty()) {
+    LeapLoad leap = load_leapfile(options_.leapfile, start_ns / 1'000'000'000);
+    for (const std::string& w : leap.warnings) log("warning: " + w);
+    // An expired table no longer knows the next leap: its "none" would
+    // override an upstream's announcement, so only a current one is used.
+    if (leap.table && !leap.expired) {
+      leap_table_ = std::move(leap.table);
+      log("leapfile " + options_.leapfile + ": " + std::to_string(leap_table_->entries.size()) +
+          " entries; it sets the leap bits while synchronised");
+    } else {
+      log("warning: leapfile " + options_.leapfile + " not used; leap bits come from the upstreams");
+    }
+  }
 
-  int next_id = 1;
-  for (const config::UpstreamServer& conf : options_.servers) {
-    auto a = std::make_unique<Association>(io_, conf);
-    a->id = next_id++;
-    a->port = conf.port.value_or(conf.nts ? 4460 : 123);
-    a->name = source_name(conf, a->port);
-    associations_.push_back(std::move(a));
-  }
   cell_.publish(system_.state(start_ns));
-  publish_reports();
-  for (auto& a : associations_) {
-    if (a->conf.noval) log("warning: " + a->name + ": noval: the NTS-KE certificate is NOT verified");
-    run_actions(*a, a->machine.start(start_ns));
+  for (const config::UpstreamServer& conf : options_.servers) {
+    if (conf.noval) log("warning: " + conf.host + ": noval: the NTS-KE certificate is NOT verified");
+    if (conf.is_pool) {
+      pools_.push_back(std::make_unique<PoolEntry>(io_, conf, options_.maxclock));
+    } else {
+      mobilise(conf, nullptr);
+    }
   }
+  for (auto& p : pools_) run_pool_actions(*p, p->pool.start(start_ns));
+  publish_reports();
   housekeeping();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "ntsd-clock");
@@ -270,9 +303,85 @@ void UpstreamClient::Impl::stop() {
   }
 }
 
+void UpstreamClient::Impl::mobilise(const config::UpstreamServer& conf, PoolEntry* pool) {
+  auto a = std::make_shared<Association>(io_, conf);
+  a->id = next_id_++;
+  a->port = conf.port.value_or(conf.nts ? 4460 : 123);
+  a->name = source_name(conf, a->port);
+  a->tls_name = pool ? pool->line.host : conf.host;
+  a->pool = pool;
+  if (pool) log(pool->line.host + ": pool member " + a->name + " mobilised");
+  associations_.push_back(a);
+  run_actions(*a, a->machine.start(now()));
+}
+
+void UpstreamClient::Impl::remove(Association& a) {
+  a.dead = true;
+  ++a.generation;
+  a.timer.cancel();
+  if (a.readable) {
+    a.readable->cancel();
+    a.readable->release();
+    a.readable.reset();
+  }
+  a.socket.close();
+  PoolEntry* pool = a.pool;
+  const std::string address = a.conf.host;
+  // Out of the list (a queued handler finds its weak pointer expired); the
+  // system peer index is kept pointing at the same association.
+  for (size_t i = 0; i < associations_.size(); ++i) {
+    if (associations_[i].get() != &a) continue;
+    const int index = static_cast<int>(i);
+    if (system_peer_ == index) system_peer_ = -1;
+    if (system_peer_ > index) --system_peer_;
+    const auto keep = associations_[i];  // `a` lives until this function returns
+    associations_.erase(associations_.begin() + static_cast<std::ptrdiff_t>(i));
+    reselect();
+    if (pool) run_pool_actions(*pool, pool->pool.member_demobilised(now(), address));
+    return;
+  }
+}
+
+std::vector<std::string> UpstreamClient::Impl::addresses_in_use() const {
+  std::vector<std::string> in_use;
+  for (const auto& a : associations_) {
+    in_use.push_back(a->addresses.empty() ? a->conf.host
+                                          : ip_literal(a->addresses[a->address_index % a->addresses.size()]));
+  }
+  return in_use;
+}
+
+void UpstreamClient::Impl::run_pool_actions(PoolEntry& p, const PoolActions& actions) {
+  for (const std::string& address : actions.mobilise) mobilise(p.pool.member_config(address), &p);
+  if (actions.resolve) {
+    const config::UpstreamServer line = p.line;
+    const uint16_t port = line.port.value_or(line.nts ? 4460 : 123);
+    PoolEntry* entry = &p;  // pools live as long as the loop
+    asio::post(jobs_, [this, entry, line, port] {
+      std::string error;
+      const std::vector<sockaddr_storage> found = resolve(line.host, port, line.family, &error);
+      std::vector<std::string> addresses;
+      for (const sockaddr_storage& ss : found) addresses.push_back(ip_literal(ss));
+      asio::post(io_, [this, entry, addresses, error] {
+        if (addresses.empty()) log(entry->line.host + ": pool lookup failed: " + error);
+        const std::vector<std::string> in_use = addresses_in_use();
+        run_pool_actions(*entry, entry->pool.resolved(now(), !addresses.empty(), addresses, in_use,
+                                                      associations_.size() + pools_.size()));
+      });
+    });
+  }
+  if (actions.timer_ns) {
+    p.timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, *actions.timer_ns - now())));
+    PoolEntry* entry = &p;
+    p.timer.async_wait([this, entry](const boost::system::error_code& ec) {
+      if (!ec) run_pool_actions(*entry, entry->pool.timer(now()));
+    });
+  }
+}
+
 KeTarget UpstreamClient::Impl::ke_target(const Association& a) const {
   KeTarget t;
-  t.host = a.conf.host;
+  t.host = a.tls_name;
   t.address = ip_literal(a.addresses[a.address_index % a.addresses.size()]);
   t.port = a.port;
   t.ca = !a.conf.ca.empty() ? a.conf.ca : options_.nts_ca;
@@ -294,9 +403,10 @@ void UpstreamClient::Impl::arm_timer(Association& a, int64_t at_ns) {
   const int64_t delay_ns = std::max<int64_t>(0, at_ns - now());
   a.timer.expires_after(std::chrono::nanoseconds(delay_ns));
   const uint64_t generation = a.generation;
-  a.timer.async_wait([this, &a, generation](const boost::system::error_code& ec) {
-    if (ec || a.dead || a.generation != generation) return;
-    run_actions(a, a.machine.timer(now()));
+  a.timer.async_wait([this, w = weak(a), generation](const boost::system::error_code& ec) {
+    const auto a = w.lock();
+    if (ec || !a || a->dead || a->generation != generation) return;
+    run_actions(*a, a->machine.timer(now()));
   });
 }
 
@@ -316,16 +426,7 @@ void UpstreamClient::Impl::run_actions(Association& a, const SourceActions& acti
   if (actions.send_poll) send_poll(a);
   if (actions.demobilize) {
     log(a.name + ": demobilised");
-    a.dead = true;
-    ++a.generation;
-    a.timer.cancel();
-    if (a.readable) {
-      a.readable->cancel();
-      a.readable->release();
-      a.readable.reset();
-    }
-    a.socket.close();
-    reselect();
+    remove(a);  // `a` is gone after this
     return;
   }
   if (actions.timer_ns) arm_timer(a, *actions.timer_ns);
@@ -336,12 +437,13 @@ void UpstreamClient::Impl::start_resolve(Association& a) {
   const std::string host = a.conf.host;
   const uint16_t port = a.port;
   const config::IpFamily family = a.conf.family;
-  asio::post(jobs_, [this, &a, generation, host, port, family] {
+  asio::post(jobs_, [this, w = weak(a), generation, host, port, family] {
     std::string error;
     auto addresses = resolve(host, port, family, &error);
-    asio::post(io_, [this, &a, generation, addresses = std::move(addresses), error] {
-      if (a.dead || a.generation != generation) return;
-      on_resolved(a, addresses, error);
+    asio::post(io_, [this, w, generation, addresses = std::move(addresses), error] {
+      const auto a = w.lock();
+      if (!a || a->dead || a->generation != generation) return;
+      on_resolved(*a, addresses, error);
     });
   });
 }
@@ -403,9 +505,10 @@ void UpstreamClient::Impl::start_ke(Association& a) {
           std::to_string(a.session->jar.size()) + " cookies, NTP " + address_text(a.ntp_address) +
           "): no NTS-KE needed");
       const uint32_t cookies = static_cast<uint32_t>(a.session->jar.size());
-      asio::post(io_, [this, &a, generation = a.generation, cookies] {
-        if (a.dead || a.generation != generation) return;
-        run_actions(a, a.machine.ke_done(now(), true, cookies));
+      asio::post(io_, [this, w = weak(a), generation = a.generation, cookies] {
+        const auto a = w.lock();
+        if (!a || a->dead || a->generation != generation) return;
+        run_actions(*a, a->machine.ke_done(now(), true, cookies));
       });
       return;
     }
@@ -418,7 +521,7 @@ void UpstreamClient::Impl::start_ke(Association& a) {
   const uint64_t generation = a.generation;
   const KeTarget target = ke_target(a);
   const config::IpFamily family = a.conf.family;
-  asio::post(jobs_, [this, &a, generation, target, family] {
+  asio::post(jobs_, [this, w = weak(a), generation, target, family] {
     std::string error;
     std::optional<NtsSession> session = establish_session(target, &error);
     std::optional<sockaddr_storage> ntp;
@@ -432,9 +535,10 @@ void UpstreamClient::Impl::start_ke(Association& a) {
         ntp = addresses.front();
       }
     }
-    asio::post(io_, [this, &a, generation, session = std::move(session), ntp, error]() mutable {
-      if (a.dead || a.generation != generation) return;
-      on_ke(a, std::move(session), ntp, error);
+    asio::post(io_, [this, w, generation, session = std::move(session), ntp, error]() mutable {
+      const auto a = w.lock();
+      if (!a || a->dead || a->generation != generation) return;
+      on_ke(*a, std::move(session), ntp, error);
     });
   });
 }
@@ -486,13 +590,15 @@ bool UpstreamClient::Impl::open_socket(Association& a) {
 }
 
 void UpstreamClient::Impl::wait_readable(Association& a) {
+  if (a.dead || !a.readable) return;  // removed while its datagrams were drained
   const uint64_t generation = a.generation;
   asio::posix::stream_descriptor* d = a.readable.get();
   d->async_wait(asio::posix::stream_descriptor::wait_read,
-                [this, &a, generation, d](const boost::system::error_code& ec) {
-                  if (ec || a.dead || a.generation != generation || a.readable.get() != d) return;
-                  drain(a);
-                  wait_readable(a);
+                [this, w = weak(a), generation, d](const boost::system::error_code& ec) {
+                  const auto a = w.lock();
+                  if (ec || !a || a->dead || a->generation != generation || a->readable.get() != d) return;
+                  drain(*a);
+                  wait_readable(*a);
                 });
 }
 
@@ -660,7 +766,9 @@ void UpstreamClient::Impl::reselect() {
   server::ServerState state;
   if (sys.synchronized && sys.selected >= 0) {
     Association& peer = *associations_[static_cast<size_t>(sys.selected)];
-    state = system_.update(t, sys, peer.filter.estimate(), peer.peer_address);
+    std::optional<proto::Leap> leap_override;
+    if (leap_table_) leap_override = leap_indicator(*leap_table_, t / 1'000'000'000);
+    state = system_.update(t, sys, peer.filter.estimate(), peer.peer_address, leap_override);
     if (!logged_sync_ || system_peer_ != sys.selected) {
       log("synchronised to " + peer.name + " (" + address_text(peer.ntp_address) + "): stratum " +
           std::to_string(state.stratum) + ", offset " + fmt_seconds(sys.offset) + " s");
@@ -813,6 +921,7 @@ std::optional<ClientOptions> client_options_from_config(const config::Config& co
     if (t.name == "mindist") o.selection.mindist = t.value;
     if (t.name == "maxdist") o.selection.maxdist = t.value;
   }
+  o.maxclock = max_clock(config.tos);
   o.nts_ca = config.nts.ca;
   o.nts_aeads = config.nts.aead_ids;
   o.cookie_file = !config.nts.cookie_file.empty() ? config.nts.cookie_file

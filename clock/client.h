@@ -25,6 +25,7 @@ namespace ntsd::clock {
 struct ClientOptions {
   std::vector<config::UpstreamServer> servers;  // `server` and `pool` lines, file order
   SelectionParams selection;                    // `tos minsane/minclock/maxclock/mindist/maxdist`
+  size_t maxclock = 10;                         // `tos maxclock`: pools stop adding members there
   std::string nts_ca;                           // `nts ca FILE|DIR`; empty: the system store
   std::vector<uint16_t> nts_aeads;              // `nts aead`; empty: AES-SIV-CMAC-256, then GCM-SIV
   std::string cookie_file;                      // where NTS sessions persist; empty: nowhere

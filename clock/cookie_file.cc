@@ -11,6 +11,8 @@
 #include <cstring>
 #include <set>
 
+#include "crypto/secret_file.h"
+
 namespace ntsd::clock {
 namespace {
 
@@ -26,12 +28,6 @@ constexpr size_t kMaxLineSize = 1024;  // "cookie " + 512 hex digits is the long
 constexpr int64_t kMaxKeTime = int64_t{1} << 40;
 
 std::string errno_text() { return std::strerror(errno); }
-
-std::string parent_dir(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
 
 // Host names and "host:port" keys are written as one token: printable ASCII, no space.
 bool valid_token(std::string_view s) {
@@ -482,44 +478,7 @@ bool save_cookie_file(const std::string& path, std::span<const PersistedSession>
   SecretText text;
   if (!format_cookie_file(sessions, text, error)) return false;
 
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());  // a leftover from a crash between create and rename
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    error = "cannot create " + tmp + ": " + errno_text();
-    return false;
-  }
-  bool ok = ::fchmod(fd, 0600) == 0;  // whatever the umask
-  size_t done = 0;
-  while (ok && done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  // Without the fsync a crash after the rename can leave an empty file
-  // under the final name (ext4 delayed allocation).
-  ok = ok && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok) {
-    error = "cannot write " + tmp + ": " + errno_text();
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot rename " + tmp + " to " + path + ": " + errno_text();
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  // The rename is durable only once the directory entry is on disk.
-  const int dir = ::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0 || ::fsync(dir) != 0) {
-    error = "cannot sync the directory of " + path + ": " + errno_text();
-    if (dir >= 0) ::close(dir);
-    return false;
-  }
-  ::close(dir);
-  return true;
+  return crypto::write_secret_file_atomically(path, std::string_view(text.data(), text.size()), error);
 }
 
 }  // namespace ntsd::clock

@@ -11,17 +11,12 @@
 #include <cstring>
 
 #include "crypto/key_ring.h"
+#include "crypto/secret_file.h"
 
 namespace ntsd::crypto {
 namespace {
 
 std::string errno_text() { return std::strerror(errno); }
-
-std::string parent_dir(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
 
 // Hex text (what operators' secret tooling handles best) or raw bytes.
 std::vector<uint8_t> decode_seed(const std::vector<uint8_t>& content) {
@@ -107,44 +102,10 @@ bool create_seed_file(const std::string& path, std::string& error) {
   for (size_t i = 0; i < sizeof seed; ++i) std::snprintf(text + 2 * i, 3, "%02x", seed[i]);
   text[2 * sizeof seed] = '\n';
   OPENSSL_cleanse(seed, sizeof seed);
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());  // a leftover from a crash between create and rename
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    error = "cannot create key seed file " + tmp + ": " + errno_text();
-    return false;
-  }
-  const size_t len = 2 * sizeof seed + 1;
-  bool ok = ::fchmod(fd, 0600) == 0;  // whatever the umask
-  size_t done = 0;
-  while (ok && done < len) {
-    const ssize_t n = ::write(fd, text + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
+  const bool ok = write_secret_file_atomically(path, std::string_view(text, 2 * sizeof seed + 1), error);
   OPENSSL_cleanse(text, sizeof text);
-  ok = ok && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok) {
-    error = "cannot write key seed file " + tmp + ": " + errno_text();
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot rename " + tmp + " to " + path + ": " + errno_text();
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  // The rename is durable only once the directory entry is on disk.
-  const int dir = ::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0 || ::fsync(dir) != 0) {
-    error = "cannot sync the directory of " + path + ": " + errno_text();
-    if (dir >= 0) ::close(dir);
-    return false;
-  }
-  ::close(dir);
-  return true;
+  if (!ok) error = "key seed file: " + error;
+  return ok;
 }
 
 std::optional<std::vector<uint8_t>> load_or_create_seed(const std::string& path,
