@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "clock/cookie_file.h"
+#include "clock/driftfile.h"
+#include "clock/real_clock_backend.h"
 #include "clock/exchange.h"
 #include "clock/filter.h"
 #include "clock/leapfile.h"
@@ -46,17 +48,17 @@ uint64_t random_u64() {
 // Resolves host:port (numeric port) into socket addresses; blocking, run on
 // the job pool. Family as configured (`server -4`/`-6`).
 std::vector<sockaddr_storage> resolve(const std::string& host, uint16_t port, config::IpFamily family,
-                                      std::string* error) {
+                                      std::string* error, bool numeric_only = false) {
   addrinfo hints{};
   hints.ai_family = family == config::IpFamily::kIPv4   ? AF_INET
                     : family == config::IpFamily::kIPv6 ? AF_INET6
                                                         : AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = AI_ADDRCONFIG;
+  hints.ai_flags = numeric_only ? AI_NUMERICHOST : AI_ADDRCONFIG;
   addrinfo* result = nullptr;
   const std::string service = std::to_string(port);
   int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
-  if (rc == EAI_BADFLAGS || (rc != 0 && (hints.ai_flags & AI_ADDRCONFIG))) {
+  if (!numeric_only && (rc == EAI_BADFLAGS || (rc != 0 && (hints.ai_flags & AI_ADDRCONFIG)))) {
     // AI_ADDRCONFIG hides loopback-only families on hosts without another
     // address; a loopback upstream is legitimate (tests, local relays).
     hints.ai_flags = 0;
@@ -141,6 +143,10 @@ class UpstreamClient::Impl {
     std::lock_guard lock(report_mutex_);
     return system_report_;
   }
+  DisciplineReport discipline() const {
+    std::lock_guard lock(report_mutex_);
+    return discipline_report_;
+  }
 
  private:
   struct PoolEntry {
@@ -168,6 +174,7 @@ class UpstreamClient::Impl {
     bool restored = false;     // session came from the cookie file and was not yet used for a KE decision
     uint64_t restored_sessions = 0;
     uint64_t ke_runs = 0;      // NTS-KE sessions actually run (a restored session is none)
+    int64_t fed_ns = 0;        // time of the filter estimate last given to the discipline
     sockaddr_storage ntp_address{};
     bool has_ntp_address = false;
     UpstreamSocket socket;
@@ -238,6 +245,22 @@ class UpstreamClient::Impl {
   mutable std::mutex report_mutex_;
   std::vector<SourceReport> reports_;
   SystemStatus system_report_;
+  DisciplineReport discipline_report_;
+
+  // Discipline (issue 11): the backend is the real clock or a dry run.
+  std::unique_ptr<RealClockBackend> own_backend_;
+  ClockBackend* backend_ = nullptr;
+  std::optional<Discipline> discipline_;
+  std::optional<DriftfileWriter> driftfile_;
+  std::unique_ptr<StatsFileWriter> loopstats_;
+  DisciplineOutcome last_outcome_ = DisciplineOutcome::kNoData;
+  uint64_t steps_ = 0, frequency_sets_ = 0;
+  bool kernel_synchronized_ = false;
+  void start_discipline(int64_t now_ns);
+  void discipline_update(int64_t now_ns, const Selection& sel, const server::ServerState& state);
+  void apply(const DisciplineAction& action, int64_t now_ns);
+  void update_kernel_status(const server::ServerState& state, bool force);
+  void write_loopstats(int64_t now_ns);
 };
 
 bool UpstreamClient::Impl::start(std::string* error) {
@@ -271,6 +294,7 @@ bool UpstreamClient::Impl::start(std::string* error) {
     }
   }
 
+  start_discipline(start_ns);
   cell_.publish(system_.state(start_ns));
   for (const config::UpstreamServer& conf : options_.servers) {
     if (conf.noval) log("warning: " + conf.host + ": noval: the NTS-KE certificate is NOT verified");
@@ -298,6 +322,12 @@ void UpstreamClient::Impl::stop() {
   if (thread_.joinable()) thread_.join();
   jobs_.join();
   save_sessions();
+  if (driftfile_ && discipline_ && discipline_->stats(now()).valid) {
+    std::string error;
+    if (driftfile_->write_at_stop(discipline_->stats(now()).drift_ppm, &error) == DriftWrite::kFailed) {
+      log("warning: driftfile: " + error);
+    }
+  }
   for (auto& a : associations_) {
     if (a->readable) a->readable->release();  // the UpstreamSocket owns the fd
   }
@@ -489,7 +519,9 @@ void UpstreamClient::Impl::start_ke(Association& a) {
       persisted_.erase(it);
       if (!s.c2s || !s.s2c || s.jar.empty()) break;
       std::string error;
-      std::vector<sockaddr_storage> ntp = resolve(s.ntp_host, s.ntp_port, a.conf.family, &error);
+      // Only an address literal is used here, on the loop thread (no DNS
+      // wait); a Server record naming a host falls back to a new NTS-KE.
+      std::vector<sockaddr_storage> ntp = resolve(s.ntp_host, s.ntp_port, a.conf.family, &error, true);
       if (ntp.empty()) break;
       a.session = std::move(s);
       a.session_ke_time_s = ke_time;
@@ -782,13 +814,158 @@ void UpstreamClient::Impl::reselect() {
     system_peer_ = -1;
   }
   cell_.publish(state);
+  discipline_update(t, sel, state);
   publish_reports();
+}
+
+void UpstreamClient::Impl::start_discipline(int64_t now_ns) {
+  if (options_.backend) {
+    backend_ = options_.backend;
+  } else {
+    own_backend_ = std::make_unique<RealClockBackend>(RealClockBackend::Mode::kDryRun);
+    backend_ = own_backend_.get();
+  }
+  DisciplineParams params = options_.discipline;
+  params.measure_only = !backend_->adjusts_host_clock();
+  params.frequency_in_force_ppm = backend_->frequency();
+  std::optional<double> drift_on_disk;
+  if (!options_.driftfile.empty()) {
+    const DriftRead drift = read_driftfile(options_.driftfile);
+    if (!drift.warning.empty()) log("warning: " + drift.warning);
+    if (drift.ppm) {
+      params.have_driftfile = true;
+      params.driftfile_ppm = *drift.ppm;
+      drift_on_disk = drift.ppm;
+      log("driftfile " + options_.driftfile + ": " + fmt_seconds(*drift.ppm) + " ppm");
+    }
+    driftfile_.emplace(options_.driftfile, drift_on_disk, now_ns);
+  }
+  if (options_.loopstats) loopstats_ = std::make_unique<StatsFileWriter>(*options_.loopstats);
+  discipline_.emplace(params);
+  apply(discipline_->start(now_ns), now_ns);
+  // Until a source is selected the kernel is told the truth: unsynchronised.
+  update_kernel_status(server::ServerState{}, true);
+}
+
+void UpstreamClient::Impl::discipline_update(int64_t now_ns, const Selection& sel, const server::ServerState& state) {
+  if (!discipline_) return;
+  // Each survivor's filter estimate, once (the discipline's README says why
+  // survivors rather than the combined offset).
+  std::vector<OffsetMeasurement> measurements;
+  for (size_t i = 0; i < associations_.size() && i < sel.sources.size(); ++i) {
+    Association& a = *associations_[i];
+    const SourceStatus st = sel.sources[i].status;
+    if (st != SourceStatus::kSystemPeer && st != SourceStatus::kCandidate) continue;
+    const SourceEstimate& e = a.filter.estimate();
+    if (!e.valid || e.time_ns <= a.fed_ns) continue;
+    a.fed_ns = e.time_ns;
+    measurements.push_back(measurement_of(e));
+  }
+  if (!measurements.empty()) {
+    apply(discipline_->update(now_ns, measurements), now_ns);
+    write_loopstats(now_ns);
+  }
+  update_kernel_status(state, false);
+}
+
+void UpstreamClient::Impl::apply(const DisciplineAction& action, int64_t now_ns) {
+  const bool measure_only = !backend_->adjusts_host_clock();
+  if (action.outcome != last_outcome_) {
+    switch (action.outcome) {
+      case DisciplineOutcome::kPanic:
+        log("PANIC: the upstreams' time is more than tinker panic away from the host clock; "
+            "nothing is corrected (set the clock by hand, or raise tinker panic)");
+        break;
+      case DisciplineOutcome::kStepRefused:
+        log("WARNING: the upstreams' time jumped past the step threshold after start; slewing instead of "
+            "stepping (tinker step; a step while serving would move every client's time)");
+        break;
+      case DisciplineOutcome::kJumpHeld:
+        log("the upstreams' offset jumped; held until the next update confirms it");
+        break;
+      default:
+        break;
+    }
+  }
+  last_outcome_ = action.outcome;
+  std::string error;
+  if (action.step) {
+    const bool late = action.outcome == DisciplineOutcome::kLateStep;
+    if (measure_only) {
+      log(std::string("measure-only: would step the clock by ") + fmt_seconds(action.step_s) + " s");
+    } else if (backend_->step(action.step_s, &error)) {
+      ++steps_;
+      log(std::string(late ? "STEPPED THE CLOCK WHILE SERVING by " : "stepped the clock at start by ") +
+          fmt_seconds(action.step_s) + " s" + (late && action.step_s < 0 ? " (BACKWARDS)" : ""));
+    } else {
+      log("step failed: " + error);
+    }
+    // Samples taken before the step measure the old clock: start afresh.
+    for (auto& a : associations_) {
+      a->filter.reset();
+      a->fed_ns = 0;
+    }
+  }
+  if (action.set_frequency) {
+    if (!backend_->set_frequency(action.frequency_ppm, &error)) {
+      log("set frequency failed: " + error);
+    } else {
+      ++frequency_sets_;
+      if (!error.empty()) log(error);  // e.g. clamped to the kernel's limit, said once
+    }
+    discipline_->frequency_applied(now_ns, backend_->frequency());
+  }
+}
+
+void UpstreamClient::Impl::update_kernel_status(const server::ServerState& state, bool force) {
+  // STA_UNSYNC is clear exactly while ntsd serves a synchronised time, so
+  // timedatectl and node_exporter's NodeClockNotSynchronising tell the truth.
+  const bool synchronized = state.leap != proto::Leap::kUnsynchronized;
+  const DisciplineStats stats = discipline_->stats(now());
+  KernelStatus ks;
+  ks.synchronized = synchronized;
+  // maxerror: the root distance we serve (RFC 5905: what a client must
+  // assume at worst); esterror: the discipline's own 1-sigma offset error.
+  ks.maxerror_s = synchronized ? static_cast<double>(proto::ns_from_ntp_short(state.root_delay)) * 0.5e-9 +
+                                     static_cast<double>(proto::ns_from_ntp_short(state.root_dispersion)) * 1e-9
+                               : kMaxDispersion;
+  ks.esterror_s = synchronized && stats.valid ? stats.offset_error : kMaxDispersion;
+  ks.leap = synchronized ? state.leap : proto::Leap::kNone;
+  ks.time_constant = stats.time_constant;
+  if (!force && synchronized == kernel_synchronized_ && !synchronized) return;  // nothing new to say
+  kernel_synchronized_ = synchronized;
+  std::string error;
+  if (!backend_->set_status(ks, &error)) log("kernel status: " + error);
+}
+
+void UpstreamClient::Impl::write_loopstats(int64_t now_ns) {
+  if (!loopstats_) return;
+  const DisciplineStats st = discipline_->stats(now_ns);
+  if (!st.valid) return;
+  LoopStatsRecord rec;
+  rec.offset = st.offset;
+  rec.drift_ppm = st.drift_ppm;
+  rec.jitter = st.jitter;
+  rec.wander_ppm = st.wander_ppm;
+  rec.time_constant = st.time_constant;
+  if (loopstats_->append(now_ns, loopstats_line(now_ns, rec)) == StatsWrite::kFailed) {
+    if (std::string err = loopstats_->take_error(); !err.empty()) log("loopstats: " + err);
+  }
 }
 
 void UpstreamClient::Impl::housekeeping() {
   // Holdover ages the published root dispersion with no event at all; once a
   // second is finer than any client polls.
   const int64_t t = now();
+  if (!stopped_.load() && discipline_) {
+    if (discipline_->next_tick_ns() <= t) apply(discipline_->tick(t), t);
+    if (driftfile_ && discipline_->stats(t).valid) {
+      std::string error;
+      if (driftfile_->maybe_write(t, discipline_->stats(t).drift_ppm, &error) == DriftWrite::kFailed) {
+        log("warning: driftfile: " + error);
+      }
+    }
+  }
   if (!stopped_.load()) {
     const SyncStatus before = system_report_.sync;
     cell_.publish(system_.state(t));
@@ -831,9 +1008,18 @@ void UpstreamClient::Impl::publish_reports() {
     r.restored_sessions = a->restored_sessions;
     reports.push_back(std::move(r));
   }
+  DisciplineReport dr;
+  if (discipline_) {
+    dr.measure_only = !backend_->adjusts_host_clock();
+    dr.stats = discipline_->stats(t);
+    dr.last_outcome = last_outcome_;
+    dr.steps = steps_;
+    dr.frequency_sets = frequency_sets_;
+  }
   std::lock_guard lock(report_mutex_);
   reports_ = std::move(reports);
   system_report_ = system_.status(t);
+  discipline_report_ = dr;
 }
 
 void UpstreamClient::Impl::save_sessions() {
@@ -879,10 +1065,21 @@ void UpstreamClient::stop() {
 
 std::vector<SourceReport> UpstreamClient::sources() const { return impl_->sources(); }
 SystemStatus UpstreamClient::system() const { return impl_->system(); }
+DisciplineReport UpstreamClient::discipline() const { return impl_->discipline(); }
 
-std::vector<std::string> report_lines(const std::vector<SourceReport>& sources, const SystemStatus& system) {
+std::vector<std::string> report_lines(const std::vector<SourceReport>& sources, const SystemStatus& system,
+                                      const DisciplineReport& discipline) {
   std::vector<std::string> lines;
   char buf[512];
+  const DisciplineStats& d = discipline.stats;
+  std::snprintf(buf, sizeof buf,
+                "discipline: mode=%s last=%s offset=%s drift_ppm=%+.3f host_frequency_ppm=%+.3f jitter=%.6f "
+                "wander_ppm=%.4f time_constant=%d offset_error=%.6f points=%d steps=%llu frequency_sets=%llu",
+                discipline.measure_only ? "measure-only" : "adjusting",
+                discipline_outcome_name(discipline.last_outcome), d.valid ? fmt_seconds(d.offset).c_str() : "-",
+                d.drift_ppm, d.host_frequency_ppm, d.jitter, d.wander_ppm, d.time_constant, d.offset_error, d.points,
+                (unsigned long long)discipline.steps, (unsigned long long)discipline.frequency_sets);
+  lines.emplace_back(buf);
   std::snprintf(buf, sizeof buf,
                 "system: sync=%s stratum=%u refid=%08x leap=%u offset=%s jitter=%.6f root_delay=%.6f "
                 "root_dispersion=%.6f since_update=%.1f",
@@ -940,6 +1137,21 @@ std::optional<ClientOptions> client_options_from_config(const config::Config& co
     }
     if (settings.enabled) o.peerstats = settings;
   }
+  if ((config.statistics & config::bit(config::StatsFile::kLoopstats)) != 0 ||
+      std::any_of(config.filegens.begin(), config.filegens.end(), [](const config::FileGen& f) {
+        return f.stats == config::StatsFile::kLoopstats && f.enable.value_or(false);
+      })) {
+    FileGenSettings settings;
+    std::string why;
+    if (!filegen_settings(config, config::StatsFile::kLoopstats, getpid(), now_unix_s, settings, why)) {
+      if (error) *error = "loopstats: " + why;
+      return std::nullopt;
+    }
+    if (settings.enabled) o.loopstats = settings;
+  }
+  o.driftfile = config.driftfile;
+  if (config.tinker_step) o.discipline.step_threshold = *config.tinker_step;
+  if (config.tinker_panic) o.discipline.panic_threshold = *config.tinker_panic;
   return o;
 }
 

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "clock/clock.h"
+#include "clock/clock_backend.h"
+#include "clock/discipline.h"
 #include "clock/selection.h"
 #include "clock/source.h"
 #include "clock/stats_file.h"
@@ -31,6 +33,12 @@ struct ClientOptions {
   std::string cookie_file;                      // where NTS sessions persist; empty: nowhere
   std::optional<FileGenSettings> peerstats;     // `statistics peerstats` (+ filegen), if enabled
   std::string leapfile;                         // `leapfile`; empty: leap bits from upstream only
+  std::optional<FileGenSettings> loopstats;     // `statistics loopstats` (+ filegen), if enabled
+  std::string driftfile;                        // `driftfile`; empty: none
+  DisciplineParams discipline;                  // `tinker step/panic`; measure_only follows the backend
+  // The clock to discipline. Null: a dry-run backend over CLOCK_REALTIME
+  // (measure-only: estimates everything, adjusts nothing). Must outlive the client.
+  ClockBackend* backend = nullptr;
   int8_t precision = -24;                       // the host clock's, log2 s
   int ke_timeout_ms = 5000;                     // NTS-KE connect/read/write timeout
   int resolve_threads = 2;                      // blocking DNS and NTS-KE run here, never on the client loop
@@ -63,6 +71,15 @@ struct SourceReport {
   uint64_t restored_sessions = 0;  // sessions taken from the cookie file instead of a new NTS-KE
 };
 
+// The discipline's view, for operators (SIGUSR1 now; ntsctl later).
+struct DisciplineReport {
+  bool measure_only = true;
+  DisciplineStats stats;
+  DisciplineOutcome last_outcome = DisciplineOutcome::kNoData;
+  uint64_t steps = 0;
+  uint64_t frequency_sets = 0;
+};
+
 class UpstreamClient {
  public:
   // Starts the client thread; `cell` receives every published state (the
@@ -78,6 +95,7 @@ class UpstreamClient {
 
   std::vector<SourceReport> sources() const;
   SystemStatus system() const;
+  DisciplineReport discipline() const;
 
   class Impl;
 
@@ -87,6 +105,7 @@ class UpstreamClient {
 };
 
 // One line per source and one for the system, for the log.
-std::vector<std::string> report_lines(const std::vector<SourceReport>& sources, const SystemStatus& system);
+std::vector<std::string> report_lines(const std::vector<SourceReport>& sources, const SystemStatus& system,
+                                      const DisciplineReport& discipline);
 
 }  // namespace ntsd::clock

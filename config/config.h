@@ -155,6 +155,10 @@ struct Config {
   uint32_t statistics = 0;  // StatsFile bits
   std::vector<FileGen> filegens;
   std::vector<TosOption> tos;          // file order
+  // `tinker step S` / `tinker panic S` (NTPsec): step threshold and panic
+  // threshold of the clock discipline, s; 0 disables stepping / the panic check.
+  std::optional<double> tinker_step;
+  std::optional<double> tinker_panic;
   std::vector<std::string> logconfig;  // `logconfig` items as written, e.g. "=syncall"
   // Rate limiting of `restrict ... limited` (NTPsec `discard`).
   int discard_average = 3;             // log2 s of the minimum average headway (3: 8 s)

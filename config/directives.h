@@ -23,6 +23,7 @@ void parse_statistics(Cursor& c, Context& ctx);
 void parse_filegen(Cursor& c, Context& ctx);
 // `tos NAME VALUE ...`.
 void parse_tos(Cursor& c, Context& ctx);
+void parse_tinker(Cursor& c, Context& ctx);
 // `logconfig [+-=]CLASS...`.
 void parse_logconfig(Cursor& c, Context& ctx);
 // `discard [average N] [minimum N] [monitor N]`.

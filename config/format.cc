@@ -143,6 +143,8 @@ std::string to_text(const Config& c) {
   path(out, "leapfile", c.leapfile);
   stats(out, c);
   for (const auto& t : c.tos) line(out, "tos " + t.name + " " + number(t.value));
+  if (c.tinker_step) line(out, "tinker step " + number(*c.tinker_step));
+  if (c.tinker_panic) line(out, "tinker panic " + number(*c.tinker_panic));
   if (!c.logconfig.empty()) {
     std::string l = "logconfig";
     for (const auto& item : c.logconfig) l += " " + item;

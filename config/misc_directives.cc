@@ -141,6 +141,35 @@ void parse_tos(Cursor& c, Context& ctx) {
   }
 }
 
+// NTPsec's `tinker`: only the two settings of the clock discipline that ntsd
+// has (step and panic thresholds); NTPsec's PLL knobs (allan, dispersion,
+// freq, huffpuff, stepout) tune an algorithm ntsd does not use, so they are
+// named as unsupported rather than silently ignored.
+void parse_tinker(Cursor& c, Context& ctx) {
+  const std::string_view expected = "'tinker step SECONDS' or 'tinker panic SECONDS'";
+  if (c.done()) {
+    ctx.error("'tinker' without an option", expected);
+    return;
+  }
+  while (!c.done()) {
+    const size_t start = c.pos();
+    const std::string_view name = c.next();
+    if (name != "step" && name != "panic") {
+      ctx.error("tinker option " + quoted(name) + " is not supported by ntsd", expected);
+      return;
+    }
+    const bool first = ctx.once(std::string("tinker ") + std::string(name));
+    const auto text = ctx.value(c, "a number of seconds 0..100000 (0: off)");
+    if (!text) return;
+    const auto v = parse_number(*text);
+    if (!v || *v < 0 || *v > 100000) {
+      ctx.error(c.quote(start, c.pos()), "a number of seconds 0..100000 (0: off)");
+      continue;
+    }
+    if (first) (name == "step" ? ctx.config.tinker_step : ctx.config.tinker_panic) = *v;
+  }
+}
+
 void parse_logconfig(Cursor& c, Context& ctx) {
   const std::string_view expected =
       "a log class such as =syncall or +clockall: an optional +, - or = then all, or one of "

@@ -303,3 +303,21 @@ TEST(Parser, DirectoryIsNotAFile) {
 
 }  // namespace
 }  // namespace ntsd::config
+
+namespace ntsd::config {
+namespace {
+
+// NTPsec's `tinker step/panic` set the discipline's thresholds; its PLL knobs are named as unsupported.
+TEST(Parser, TinkerStepAndPanic) {
+  const Config c = parse_ok("tinker step 0.5 panic 0\n");
+  EXPECT_EQ(c.tinker_step, 0.5);
+  EXPECT_EQ(c.tinker_panic, 0.0);
+  const ParseResult bad = parse_config_text("tinker allan 1500\n", "f");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].rfind("f:1: tinker option 'allan' is not supported by ntsd", 0), 0u) << bad.errors[0];
+  EXPECT_FALSE(parse_config_text("tinker step -1\n", "f").config);
+  EXPECT_FALSE(parse_config_text("tinker step 1\ntinker step 2\n", "f").config);
+}
+
+}  // namespace
+}  // namespace ntsd::config

@@ -20,15 +20,15 @@ std::string parent_directory(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-bool write_secret_file_atomically(const std::string& path, std::string_view content, std::string& error) {
+bool write_file_atomically(const std::string& path, std::string_view content, mode_t mode, std::string& error) {
   const std::string tmp = path + ".tmp";
   ::unlink(tmp.c_str());  // a leftover from a crash between create and rename
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) {
     error = "cannot create " + tmp + ": " + errno_text();
     return false;
   }
-  bool ok = ::fchmod(fd, 0600) == 0;  // whatever the umask
+  bool ok = ::fchmod(fd, mode) == 0;  // whatever the umask
   size_t done = 0;
   while (ok && done < content.size()) {
     const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
@@ -59,6 +59,10 @@ bool write_secret_file_atomically(const std::string& path, std::string_view cont
   }
   ::close(dir);
   return true;
+}
+
+bool write_secret_file_atomically(const std::string& path, std::string_view content, std::string& error) {
+  return write_file_atomically(path, content, 0600, error);
 }
 
 }  // namespace ntsd::crypto

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "clock/client.h"
+#include "clock/real_clock_backend.h"
 #include "clock/clock.h"
 #include "config/parser.h"
 #include "daemon/log.h"
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
   // Steering the host clock is not implemented yet (issue 11): the client
   // measures, selects and serves its upstreams' figures whatever the
   // capabilities, and says so once.
+  std::unique_ptr<ntsd::clock::RealClockBackend> clock_backend;  // declared first: outlives the client
   std::unique_ptr<ntsd::clock::UpstreamClient> upstream;
   if (config && !config->servers.empty()) {
     const std::string state_dir = ntsd::daemon::state_directory(*options, false);
@@ -135,12 +137,20 @@ int main(int argc, char** argv) {
     }
     client_options->precision = plan->initial_state.precision;
     client_options->log = [](const std::string& line) { log_line("%s", line.c_str()); };
+    ntsd::clock::KernelClockState kernel;
+    std::string kernel_error;
+    if (ntsd::clock::read_kernel_clock_state(kernel, &kernel_error)) {
+      log_line("clock: %s", ntsd::clock::describe_kernel_clock_state(kernel).c_str());
+    }
     if (options->no_adjust) {
       log_line("clock: --no-adjust: measure-only, the host clock is never adjusted");
     } else if (!has_cap_sys_time()) {
       log_line("clock: no CAP_SYS_TIME: measure-only, the host clock is never adjusted");
     } else {
-      log_line("clock: host clock discipline is not implemented yet: measure-only, the host clock is never adjusted");
+      // Only here does anything touch the host clock.
+      clock_backend = std::make_unique<ntsd::clock::RealClockBackend>(ntsd::clock::RealClockBackend::Mode::kAdjust);
+      client_options->backend = clock_backend.get();
+      log_line("clock: disciplining the host clock (CAP_SYS_TIME; --no-adjust to only measure)");
     }
     upstream = ntsd::clock::UpstreamClient::start(std::move(*client_options), clock, state, &error);
     if (!upstream) {
@@ -196,7 +206,8 @@ int main(int argc, char** argv) {
   auto print_counters = [&](const char* prefix) {
     log_line("%scounters: %s", prefix, server->totals().to_line().c_str());
     if (upstream) {
-      for (const std::string& line : ntsd::clock::report_lines(upstream->sources(), upstream->system())) {
+      for (const std::string& line :
+           ntsd::clock::report_lines(upstream->sources(), upstream->system(), upstream->discipline())) {
         log_line("%sclock: %s", prefix, line.c_str());
       }
     }

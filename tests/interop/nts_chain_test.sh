@@ -106,6 +106,16 @@ awk '{ o = $5 < 0 ? -$5 : $5; if (o >= 0.001) { print "offset " $5 " s: " $0; ba
   <<<"$peerstats" || fail "an offset of 1 ms or more"
 max_offset=$(awk '{ o = $5 < 0 ? -$5 : $5; if (o > m) m = o } END { printf "%.6f", m }' <<<"$peerstats")
 
+# The discipline runs measure-only (no CAP_SYS_TIME) and writes NTPsec
+# loopstats; its offset estimate is error too (true offset 0).
+discipline=$(grep 'clock: discipline:' <<<"$report")
+[[ "$discipline" == *"mode=measure-only"* && "$discipline" == *" steps=0 frequency_sets=0"* ]] \
+  || fail "discipline: $report"
+loopstats=$(cat "$mid"/stats/loopstats.* 2>/dev/null || true)
+[[ $(grep -c . <<<"$loopstats") -ge 1 ]] || fail "no loopstats line: $(ls -l "$mid/stats")"
+awk '{ o = $3 < 0 ? -$3 : $3; if (o >= 0.001) { print "loop offset " $3 " s: " $0; bad = 1 } } END { exit bad }' \
+  <<<"$loopstats" || fail "a loopstats offset of 1 ms or more"
+
 # ---- chronyd -Q as an NTS client of ntsd ----
 down="$dir/downstream"
 mkdir -p "$down"
@@ -143,3 +153,5 @@ echo "PASS: chain chronyd(stratum 3) -> ntsd -> chronyd: $system"
 echo "  ntsd's max |offset| to chronyd over $(grep -c . <<<"$peerstats") samples: $max_offset s"
 echo "  chronyd -Q's sample of ntsd: $chain_sample"
 echo "  restart with the cookie file: upstream NTS-KE count stayed $ke_after"
+echo "  $discipline"
+echo "  loopstats: $(tail -1 <<<"$loopstats")"

@@ -145,12 +145,12 @@ wait_for_log() {
 }
 
 # ntsd_clock_report LOG: asks the running ntsd (NTSD_PID) for its counters and
-# prints the newest "clock:" report lines (system, then one per source).
+# prints the newest "clock:" report lines (discipline, system, then one per source).
 ntsd_clock_report() {
   local log="$1"
   ntsd_counters "$log" >/dev/null
   sleep 0.2
-  local sys_line
-  sys_line=$(grep -n '^ntsd: clock: system:' "$log" | tail -1 | cut -d: -f1)
-  [[ -n "$sys_line" ]] && tail -n +"$sys_line" "$log" | grep '^ntsd: clock: \(system\|source\)'
+  local first
+  first=$(grep -n '^ntsd: clock: discipline:' "$log" | tail -1 | cut -d: -f1)
+  [[ -n "$first" ]] && tail -n +"$first" "$log" | grep '^ntsd: clock: \(discipline\|system\|source\)'
 }
