@@ -135,6 +135,11 @@ TEST_F(ClientTest, SynchronisesOverNtsAndPublishesStratumPlusOne) {
   EXPECT_EQ(sources[0].counters.key_exchanges, 1u);
   EXPECT_LT(std::abs(sources[0].offset), 0.001);  // same host: the true offset is 0
   EXPECT_GE(up.ntp->totals().nts_replied, sources[0].counters.verified);
+  // No backend given: a dry run, so the discipline only measures.
+  const DisciplineReport d = client->discipline();
+  EXPECT_TRUE(d.measure_only);
+  EXPECT_EQ(d.steps, 0u);
+  EXPECT_EQ(d.frequency_sets, 0u);
   client->stop();
 }
 
