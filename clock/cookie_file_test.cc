@@ -14,29 +14,17 @@
 #include <random>
 #include <sstream>
 
+#include "clock/test_files.h"
+
 namespace ntsd::clock {
 namespace {
 
 constexpr int64_t kNow = 1'764'547'200;  // 2025-12-01
 
-std::string temp_dir(const char* name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(base ? base : "/tmp") / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
+using testing::temp_dir;
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
+using testing::write_file;
 
 PersistedSession session(const std::string& ke, int64_t ke_time, int cookies, uint8_t fill) {
   PersistedSession s;

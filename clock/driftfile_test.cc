@@ -14,6 +14,8 @@
 #include <random>
 #include <sstream>
 
+#include "clock/test_files.h"
+
 namespace ntsd::clock {
 namespace {
 
@@ -21,24 +23,10 @@ constexpr int64_t kHour = DriftfileWriter::kIntervalNs;
 constexpr int64_t kMinute = kHour / 60;
 constexpr int64_t kStart = 1'764'547'200LL * 1'000'000'000;  // 2025-12-01
 
-std::string temp_dir(const char* name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(base ? base : "/tmp") / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
+using testing::temp_dir;
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
+using testing::write_file;
 
 TEST(Driftfile, parses_ntpsec_files) {
   struct Case {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "clock/test_files.h"
 #include "config/parser.h"
 
 namespace ntsd::clock {
@@ -20,13 +21,7 @@ using config::StatsFile;
 constexpr int64_t kNs = 1'000'000'000;
 constexpr int64_t kDec1 = 1'764'547'200;  // 2025-12-01 00:00:00 UTC, MJD 61010
 
-std::string temp_dir(const char* name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(base ? base : "/tmp") / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
+using testing::temp_dir;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
