@@ -202,7 +202,7 @@ std::string StatsFileWriter::take_error() {
 // link and is replaced; a lone regular file there is renamed aside (".<pid>C<n>")
 // rather than destroyed.
 bool StatsFileWriter::open_element(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
     // Like NTPsec, keep writing to the previous element if one is open:
     // lines in the wrong file beat lost lines.

@@ -67,6 +67,10 @@ struct NtsSettings {
   std::optional<int> ke_threads;         // `nts kethreads N`, 1..1024
   int ke_rate = 5;                       // `nts kerate N`: NTS-KE sessions/s per client address, 0 = no limit
   int ke_burst = 50;                     // `nts keburst N`: sessions an address may open at once, 1..100000
+  std::optional<int> ke_max_connections;  // `nts kemaxconn N`: open NTS-KE
+                                          // connections, 16..1000000; unset: from the fd limit
+  int ke_per_address =
+      16;  // `nts keperaddr N`: open NTS-KE connections per address (IPv6: /64); 0 = no cap
   std::vector<std::string> ntp_servers;  // `nts ntpserver HOST[:PORT]`: sent in NTS-KE replies
   bool require_nts = false;              // `nts require`: serve NTS clients only
   bool operator==(const NtsSettings&) const = default;
@@ -88,6 +92,9 @@ enum class RestrictFlag : uint32_t {
   kVersion = 1u << 11,
   kFlake = 1u << 12,
   kMssntp = 1u << 13,
+  // ntsd extension: `limited`, with IPv6 clients keyed by their /64 (one
+  // rate-limit bucket per /64 rather than per address); IPv4 stays per address.
+  kLimited64 = 1u << 14,
 };
 
 // One `restrict` line, in file order.

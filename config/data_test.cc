@@ -184,11 +184,12 @@ const std::string kNoncontiguous =
     "such as 255.255.0.0";
 const std::string kFlags =
     "expected a restrict flag: kod, limited, nomodify, nopeer, noquery, notrap, ignore, noserve, "
-    "notrust, nomrulist, ntpport, version, flake, mssntp";
+    "notrust, nomrulist, ntpport, version, flake, mssntp, limited64";
 const std::string kNtsSub =
     "expected an nts subcommand: enable, disable, cert FILE, key FILE, ca FILE|DIR, cookie FILE, "
     "aead NAME..., mintls V, maxtls V, tlsciphers LIST, tlsciphersuites LIST, port N, keyseed "
-    "FILE, rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, ntpserver HOST, require";
+    "FILE, rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, kemaxconn N, keperaddr N, "
+    "ntpserver HOST, require";
 const std::string kStats =
     "expected a statistics name: loopstats, peerstats, clockstats, rawstats, sysstats, "
     "protostats, timingstats, usestats";

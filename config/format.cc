@@ -78,6 +78,10 @@ void nts(std::string& out, const NtsSettings& n) {
                 std::to_string(n.keep_days));
   if (n.ke_threads) line(out, "nts kethreads " + std::to_string(*n.ke_threads));
   line(out, "nts kerate " + std::to_string(n.ke_rate) + " keburst " + std::to_string(n.ke_burst));
+  if (n.ke_max_connections) line(out, "nts kemaxconn " + std::to_string(*n.ke_max_connections));
+  if (n.ke_per_address != NtsSettings{}.ke_per_address) {
+    line(out, "nts keperaddr " + std::to_string(n.ke_per_address));
+  }
   for (const auto& s : n.ntp_servers) line(out, "nts ntpserver " + token(s));
   if (n.require_nts) line(out, "nts require");
 }

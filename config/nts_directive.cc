@@ -14,16 +14,17 @@ namespace {
 constexpr std::string_view kSubcommands =
     "an nts subcommand: enable, disable, cert FILE, key FILE, ca FILE|DIR, cookie FILE, "
     "aead NAME..., mintls V, maxtls V, tlsciphers LIST, tlsciphersuites LIST, port N, "
-    "keyseed FILE, rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, ntpserver HOST, require";
+    "keyseed FILE, rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, kemaxconn N, keperaddr N, ntpserver HOST, "
+    "require";
 
 constexpr std::string_view kAeadNames =
     "an AEAD name: AES_SIV_CMAC_256, AES_SIV_CMAC_384, AES_SIV_CMAC_512 or AES_128_GCM_SIV";
 
-constexpr std::array<std::string_view, 21> kKeywords = {
+constexpr std::array<std::string_view, 23> kKeywords = {
     "enable",          "disable",   "cert",    "key",    "ca",
     "cookie",          "aead",      "mintls",  "maxtls", "tlsciphers",
     "tlsciphersuites", "port",      "keyseed", "rotate", "keepkeys",
-    "kethreads",       "kerate",    "keburst", "ntpserver", "require", "nts"};
+    "kethreads",       "kerate",    "keburst", "kemaxconn", "keperaddr", "ntpserver", "require", "nts"};
 
 bool is_keyword(std::string_view t) {
   return std::find(kKeywords.begin(), kKeywords.end(), t) != kKeywords.end();
@@ -141,6 +142,16 @@ void parse_nts(Cursor& c, Context& ctx) {
       const bool first = ctx.once("nts keburst");
       const auto v = ctx.int_value(c, 1, 100000, "an NTS-KE burst per address 1..100000");
       if (v && first) nts.ke_burst = static_cast<int>(*v);
+    } else if (sub == "kemaxconn") {
+      const bool first = ctx.once("nts kemaxconn");
+      // At least 16: fewer would let a handful of connections shut the KE service.
+      const auto v = ctx.int_value(c, 16, 1000000, "an NTS-KE connection cap 16..1000000");
+      if (v && first) nts.ke_max_connections = static_cast<int>(*v);
+    } else if (sub == "keperaddr") {
+      const bool first = ctx.once("nts keperaddr");
+      const auto v = ctx.int_value(c, 0, 100000,
+                                   "NTS-KE connections per client address 0..100000 (0: no per-address cap)");
+      if (v && first) nts.ke_per_address = static_cast<int>(*v);
     } else if (sub == "ntpserver") {
       const auto v = ctx.value(c, "'nts ntpserver HOST[:PORT]'");
       if (!v) continue;

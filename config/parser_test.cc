@@ -123,6 +123,29 @@ TEST(Parser, NtsSubcommands) {
   EXPECT_TRUE(n.require_nts);
 }
 
+// ntsd extensions for NTS-KE under attack (ke/README.md): the global and per-address connection
+// caps.
+TEST(Parser, NtsKeConnectionCaps) {
+  const NtsSettings defaults = parse_ok("").nts;
+  EXPECT_FALSE(defaults.ke_max_connections) << "unset: sized from the fd limit at start";
+  EXPECT_EQ(defaults.ke_per_address, 16);
+  const NtsSettings n = parse_ok("nts kemaxconn 5000 keperaddr 4\n").nts;
+  EXPECT_EQ(n.ke_max_connections, 5000);
+  EXPECT_EQ(n.ke_per_address, 4);
+  EXPECT_EQ(parse_ok("nts keperaddr 0\n").nts.ke_per_address, 0);
+  EXPECT_EQ(
+      errors_of("nts kemaxconn 15\n"),
+      Strings{"ntp.conf:1: 'nts kemaxconn 15', expected an NTS-KE connection cap 16..1000000"});
+  EXPECT_EQ(
+      errors_of("server a\nnts keperaddr -1\n"),
+      Strings{"ntp.conf:2: 'nts keperaddr -1', expected NTS-KE connections per client address "
+              "0..100000 (0: no per-address cap)"});
+  EXPECT_EQ(
+      errors_of("nts kemaxconn\n"),
+      Strings{"ntp.conf:1: 'nts kemaxconn' without a value, expected an NTS-KE connection cap "
+              "16..1000000"});
+}
+
 TEST(Parser, NtsDisableAfterEnableWins) {
   EXPECT_EQ(parse_ok("nts enable\nnts disable\n").nts.enabled, false);
 }
@@ -196,6 +219,26 @@ TEST(Parser, RestrictForms) {
   EXPECT_EQ(c.restricts[4].flags, 0u);
   EXPECT_EQ(c.restricts[5].prefix_len, 128);
   EXPECT_TRUE(c.restricts[6].is_source);
+}
+
+// ntsd extension: `limited64` rate-limits IPv6 clients per /64 (server/README-access.md).
+TEST(Parser, RestrictLimited64) {
+  const Config c = parse_ok(
+      "restrict -6 default kod limited64\n"
+      "restrict default limited64\n"
+      "restrict 2001:db8::/32 limited limited64\n");
+  ASSERT_EQ(c.restricts.size(), 3u);
+  EXPECT_EQ(c.restricts[0].flags, bit(RestrictFlag::kKod) | bit(RestrictFlag::kLimited64));
+  EXPECT_TRUE(c.restricts[1].has(RestrictFlag::kLimited64));
+  EXPECT_TRUE(c.restricts[2].has(RestrictFlag::kLimited) &&
+              c.restricts[2].has(RestrictFlag::kLimited64));
+  // On an entry that only IPv4 clients can match it would silently mean `limited`.
+  const std::string expected =
+      "'limited64' on an IPv4 entry, expected 'limited' (limited64 keys IPv6 clients per /64; "
+      "IPv4 clients are keyed per address either way)";
+  EXPECT_EQ(errors_of("restrict 10.0.0.0/8 kod limited64\n"), Strings{"ntp.conf:1: " + expected});
+  EXPECT_EQ(errors_of("server a\nrestrict -4 default limited64\n"),
+            Strings{"ntp.conf:2: " + expected});
 }
 
 TEST(Parser, RestrictMaskErrors) {

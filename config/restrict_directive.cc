@@ -103,6 +103,13 @@ void parse_restrict(Cursor& c, Context& ctx) {
       ctx.error("unknown restrict flag " + quoted(flag), flag_list());
     }
   }
+  // ntsd's `limited64` only changes how IPv6 clients are keyed; on an entry
+  // that can only match IPv4 clients it would silently mean `limited`.
+  if (r.has(RestrictFlag::kLimited64) && r.family == IpFamily::kIPv4) {
+    ctx.error("'limited64' on an IPv4 entry",
+              "'limited' (limited64 keys IPv6 clients per /64; IPv4 clients are keyed per "
+              "address either way)");
+  }
   ctx.config.restricts.push_back(r);
 }
 

@@ -53,7 +53,7 @@ constexpr std::array<AeadName, 4> kAeads = {{
     {"AES_128_GCM_SIV", kAeadAes128GcmSiv},
 }};
 
-constexpr std::array<NamedBit<RestrictFlag>, 14> kRestrictFlags = {{
+constexpr std::array<NamedBit<RestrictFlag>, 15> kRestrictFlags = {{
     {"kod", RestrictFlag::kKod},
     {"limited", RestrictFlag::kLimited},
     {"nomodify", RestrictFlag::kNomodify},
@@ -68,6 +68,7 @@ constexpr std::array<NamedBit<RestrictFlag>, 14> kRestrictFlags = {{
     {"version", RestrictFlag::kVersion},
     {"flake", RestrictFlag::kFlake},
     {"mssntp", RestrictFlag::kMssntp},
+    {"limited64", RestrictFlag::kLimited64},
 }};
 
 constexpr std::array<NamedBit<StatsFile>, 8> kStatsFiles = {{

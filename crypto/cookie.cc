@@ -89,6 +89,10 @@ size_t cookie_length(AeadId aead) {
   return (raw + 3) & ~size_t{3};
 }
 
+void wipe_session_keys(std::span<SessionKeys> sessions) {
+  if (!sessions.empty()) OPENSSL_cleanse(sessions.data(), sessions.size_bytes());
+}
+
 bool make_session_keys(AeadId aead, Bytes c2s, Bytes s2c, SessionKeys& out) {
   const size_t n = aead_key_length(aead);
   if (c2s.size() != n || s2c.size() != n || n > kMaxSessionKeyLength) return false;
@@ -102,7 +106,8 @@ bool make_session_keys(AeadId aead, Bytes c2s, Bytes s2c, SessionKeys& out) {
 size_t seal_cookie(const MasterKey& key, const SessionKeys& session, Bytes nonce,
                    MutableBytes out) {
   const size_t len = cookie_length(session.aead);
-  if (out.size() < len || nonce.size() != kCookieNonceLength ||
+  // Fail closed: a key whose derivation failed seals nothing.
+  if (!key.valid || out.size() < len || nonce.size() != kCookieNonceLength ||
       session.key_length != aead_key_length(session.aead)) {
     return 0;
   }
@@ -260,6 +265,10 @@ void seal_cookies_batched(std::span<const SessionKeys> sessions, const KeySnapsh
                           std::span<const uint8_t> nonces, std::span<uint8_t* const> out,
                           std::span<size_t> lengths) {
   const MasterKey& key = keys.current();
+  if (!key.valid) {  // fail closed: no cookie under a key whose derivation failed
+    std::fill(lengths.begin(), lengths.begin() + static_cast<ptrdiff_t>(sessions.size()), 0);
+    return;
+  }
   if (!cpu_features().aesni || nonces.size() < sessions.size() * kCookieNonceLength) {
     for (size_t i = 0; i < sessions.size(); ++i) {
       lengths[i] = nonces.size() < (i + 1) * kCookieNonceLength

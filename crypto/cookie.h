@@ -42,10 +42,12 @@ struct SessionKeys {
 
 // Session keys for an AEAD from two exported keys; false if lengths do not fit the AEAD.
 bool make_session_keys(AeadId aead, Bytes c2s, Bytes s2c, SessionKeys& out);
+// Zeroes session keys with OPENSSL_cleanse (batch scratch, once a batch is done with them).
+void wipe_session_keys(std::span<SessionKeys> sessions);
 // Cookie length for a session AEAD (a multiple of 4).
 size_t cookie_length(AeadId aead);
 // Seals a cookie with `key` and a caller-chosen 16-byte nonce; returns its length, 0 if out is too
-// small.
+// small or the key is not valid (fail closed).
 size_t seal_cookie(const MasterKey& key, const SessionKeys& session, Bytes nonce, MutableBytes out);
 // Same, with a fresh random nonce from OpenSSL's generator.
 size_t seal_cookie(const MasterKey& key, const SessionKeys& session, MutableBytes out);
@@ -56,7 +58,8 @@ CookieStatus open_cookie(const KeySnapshot& keys, Bytes cookie, SessionKeys& out
 void open_cookies_batched(std::span<const Bytes> cookies, const KeySnapshot& keys,
                           std::span<SessionKeys> out, std::span<CookieStatus> status);
 // Seals one cookie per session with the current key: nonces are 16 bytes each, cookie i goes to
-// out[i] (cookie_length() bytes); lengths[i] = bytes written, 0 on failure.
+// out[i] (cookie_length() bytes); lengths[i] = bytes written, 0 on failure (all 0 when the current
+// key is not valid).
 void seal_cookies_batched(std::span<const SessionKeys> sessions, const KeySnapshot& keys,
                           std::span<const uint8_t> nonces, std::span<uint8_t* const> out,
                           std::span<size_t> lengths);

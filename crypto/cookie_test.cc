@@ -224,6 +224,66 @@ TEST_P(CookieBatchTest, BatchedMatchesSingle) {
   }
 }
 
+// Keys fail closed: with the current key's derivation failed, nothing is
+// sealed on any path (single, VAES cookie kernel, general engine), not one
+// byte is written, and cookies under the retained keys still open.
+TEST_P(CookieBatchTest, NothingIsSealedWithAnInvalidKey) {
+  KeyRing ring(test_seed());
+  const auto good = ring.snapshot_at(kT0);
+  ASSERT_TRUE(good->complete());
+  KeySnapshot broken(good->current_epoch(), good->retention_epochs(), good->slot_count());
+  for (int64_t e = good->current_epoch() - good->retention_epochs(); e <= good->current_epoch() + 1;
+       ++e) {
+    broken.mutable_slot(e) = *good->at_epoch(e);
+  }
+  EXPECT_TRUE(broken.complete());
+  broken.mutable_slot(good->current_epoch()).valid = false;
+  EXPECT_FALSE(broken.complete());
+
+  std::mt19937_64 rng(9);
+  constexpr size_t kN = 20;
+  std::vector<SessionKeys> sessions;
+  for (size_t i = 0; i < kN; ++i) {
+    sessions.push_back(
+        random_session(rng, i % 4 == 3 ? AeadId::kAes128GcmSiv : AeadId::kAesSivCmac256));
+  }
+  const auto nonces = testing::random_bytes(rng, 16 * kN);
+  std::vector<std::vector<uint8_t>> out(kN, std::vector<uint8_t>(kMaxCookieLength, 0xee));
+  std::vector<uint8_t*> ptrs(kN);
+  for (size_t i = 0; i < kN; ++i) ptrs[i] = out[i].data();
+  std::vector<size_t> lengths(kN, 99);
+  seal_cookies_batched(sessions, broken, nonces, ptrs, lengths);
+  for (size_t i = 0; i < kN; ++i) {
+    EXPECT_EQ(lengths[i], 0u) << i;
+    EXPECT_EQ(out[i], std::vector<uint8_t>(kMaxCookieLength, 0xee)) << i;
+  }
+  uint8_t cookie[kMaxCookieLength];
+  EXPECT_EQ(seal_cookie(broken.current(), sessions[0], cookie), 0u);
+  EXPECT_EQ(seal_cookie(broken.current(), sessions[0], Bytes(nonces.data(), 16), cookie), 0u);
+
+  // Opening: retained keys still open theirs; the invalid one opens nothing.
+  SessionKeys opened;
+  ASSERT_EQ(seal_cookie(ring.snapshot_at(kT0 - kDay)->current(), sessions[0], cookie), 104u);
+  EXPECT_EQ(open_cookie(broken, Bytes(cookie, 104), opened), CookieStatus::kOk);
+  ASSERT_EQ(seal_cookie(good->current(), sessions[0], cookie), 104u);
+  EXPECT_EQ(open_cookie(broken, Bytes(cookie, 104), opened), CookieStatus::kUnknownKey);
+}
+
+TEST(CookieTest, WipeSessionKeysZeroesThem) {
+  std::mt19937_64 rng(10);
+  std::vector<SessionKeys> sessions = {random_session(rng, AeadId::kAesSivCmac512),
+                                       random_session(rng, AeadId::kAesSivCmac256)};
+  wipe_session_keys(sessions);
+  const SessionKeys zero_bytes = [] {
+    SessionKeys z;
+    std::memset(static_cast<void*>(&z), 0, sizeof z);
+    return z;
+  }();
+  for (const SessionKeys& s : sessions) {
+    EXPECT_EQ(0, std::memcmp(&s, &zero_bytes, sizeof s));
+  }
+}
+
 TEST(CookieTest, OpenSslFallbackAgrees) {
   if (!cpu_features().aesni) GTEST_SKIP();
   std::mt19937_64 rng(6);

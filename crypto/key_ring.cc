@@ -5,6 +5,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -32,13 +33,65 @@ bool derive_master_key(Bytes seed, int64_t epoch, uint8_t out[32]) {
   EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
   const bool ok = ctx != nullptr && EVP_KDF_derive(ctx, out, 32, params) == 1;
   EVP_KDF_CTX_free(ctx);
+  if (!ok) OPENSSL_cleanse(out, 32);  // never a half-derived key
   return ok;
+}
+
+namespace {
+
+int64_t rotation_or_default(int64_t rotation_seconds) {
+  return rotation_seconds > 0 ? rotation_seconds : kDefaultRotationSeconds;
+}
+
+uint64_t retained_epochs(int64_t rotation_seconds, int64_t retention_seconds) {
+  const int64_t rotation = rotation_or_default(rotation_seconds);
+  const uint64_t retention = static_cast<uint64_t>(std::max<int64_t>(retention_seconds, 0));
+  return (retention + static_cast<uint64_t>(rotation) - 1) / static_cast<uint64_t>(rotation);
+}
+
+}  // namespace
+
+uint64_t key_ring_slots(int64_t rotation_seconds, int64_t retention_seconds) {
+  const uint64_t need = retained_epochs(rotation_seconds, retention_seconds) + 2;
+  uint64_t slots = 2;
+  while (slots < need && slots < (uint64_t{1} << 62)) slots *= 2;
+  return slots;
+}
+
+uint64_t key_snapshot_bytes(int64_t rotation_seconds, int64_t retention_seconds) {
+  return key_ring_slots(rotation_seconds, retention_seconds) * sizeof(MasterKey) +
+         sizeof(KeySnapshot);
+}
+
+// Every slot is a derived key held in memory and derived at start-up (one
+// HKDF and one AES key expansion each), and a rotation builds a second
+// snapshot beside the first: `nts rotate 60` with `nts keepkeys 365` would be
+// 525,600 keys, 2^20 slots, 1.2 GiB per snapshot. 16,384 slots (~19 MiB)
+// keeps any sane policy: daily for 365 days, hourly for 682 days.
+std::string key_ring_size_error(int64_t rotation_seconds, int64_t retention_seconds) {
+  const uint64_t slots = key_ring_slots(rotation_seconds, retention_seconds);
+  if (slots <= kMaxKeyRingSlots) return {};
+  const int64_t rotation = rotation_or_default(rotation_seconds);
+  const uint64_t keys = retained_epochs(rotation_seconds, retention_seconds);
+  const uint64_t max_keys = kMaxKeyRingSlots - 2;
+  const uint64_t min_rotation =
+      (static_cast<uint64_t>(std::max<int64_t>(retention_seconds, 0)) + max_keys - 1) / max_keys;
+  const uint64_t max_days = max_keys * static_cast<uint64_t>(rotation) / 86400;
+  return "nts rotate " + std::to_string(rotation) + " with a key retention of " +
+         std::to_string(retention_seconds / 86400) + " days keeps " + std::to_string(keys) +
+         " cookie keys (" + std::to_string(slots) + " ring slots, " +
+         std::to_string(key_snapshot_bytes(rotation_seconds, retention_seconds) >> 20) +
+         " MiB per key snapshot); at most " + std::to_string(max_keys) +
+         " are allowed: rotate less often (nts rotate " + std::to_string(min_rotation) +
+         " or more) or keep keys for fewer days (nts keepkeys " + std::to_string(max_days) +
+         " or less)";
 }
 
 KeyRing::KeyRing(Bytes seed, int64_t rotation_seconds, int64_t retention_seconds)
     : seed_(seed.begin(), seed.end()),
       rotation_(rotation_seconds > 0 ? rotation_seconds : kDefaultRotationSeconds),
-      retention_epochs_((std::max<int64_t>(retention_seconds, 0) + rotation_ - 1) / rotation_) {
+      retention_epochs_(static_cast<int64_t>(std::min<uint64_t>(
+          retained_epochs(rotation_seconds, retention_seconds), kMaxKeyRingSlots - 2))) {
   assert(seed.size() >= kMinSeedLength);
   slots_ = 2;
   while (slots_ < static_cast<size_t>(retention_epochs_) + 2) slots_ *= 2;
@@ -67,6 +120,9 @@ std::unique_ptr<const KeySnapshot> KeyRing::snapshot_at(int64_t unix_seconds,
     k.valid = derive_master_key(seed_, e, k.raw);
     // Without AES-NI the expanded form is unused (cookies go through OpenSSL).
     if (k.valid && cpu_features().aesni) k.valid = siv_expand_key(Bytes(k.raw, 32), k.siv);
+    // A failed slot stays invalid and empty: find() never returns it and the
+    // seal calls refuse it, so a derivation failure fails closed (NAK / drop).
+    if (!k.valid) OPENSSL_cleanse(&k, sizeof k);
   }
   return snap;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "crypto/aead.h"
@@ -17,12 +18,24 @@ inline constexpr int64_t kDefaultRotationSeconds = 86400;        // nts rotate
 inline constexpr int64_t kDefaultRetentionSeconds = 14 * 86400;  // nts keepkeys 14
 inline constexpr size_t kMinSeedLength = 32;
 
-// Writes the 32-byte master key for an epoch; false if HKDF fails.
+// Most ring slots a KeyRing allocates (a snapshot holds one MasterKey, ~1.2 KiB, per slot).
+inline constexpr size_t kMaxKeyRingSlots = 16384;
+
+// Writes the 32-byte master key for an epoch; false if HKDF fails (out is then zeroed).
 bool derive_master_key(Bytes seed, int64_t epoch, uint8_t out[32]);
+// Ring slots for `nts rotate` / `nts keepkeys` (the power of two >= retained epochs + 2), not
+// clamped; rotation <= 0 means the default.
+uint64_t key_ring_slots(int64_t rotation_seconds, int64_t retention_seconds);
+// Bytes one key snapshot of that ring takes (two live at once during a rotation).
+uint64_t key_snapshot_bytes(int64_t rotation_seconds, int64_t retention_seconds);
+// Empty if the combination fits kMaxKeyRingSlots; else an operator-facing reason with the fix
+// (for `--check` and start-up; config/ cannot depend on crypto/, so the daemon calls this).
+std::string key_ring_size_error(int64_t rotation_seconds, int64_t retention_seconds);
 
 class KeyRing {
  public:
   // seed >= 32 bytes; rotation > 0 s; retention >= 0 s (cookies open for at least this long).
+  // A retention past kMaxKeyRingSlots is cut to fit (callers check key_ring_size_error first).
   KeyRing(Bytes seed, int64_t rotation_seconds = kDefaultRotationSeconds,
           int64_t retention_seconds = kDefaultRetentionSeconds);
   ~KeyRing();

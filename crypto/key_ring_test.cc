@@ -94,70 +94,44 @@ TEST(KeyRingTest, DerivationIsHkdfOfSeedAndEpoch) {
   EXPECT_NE(0, std::memcmp(k1, k3, 32));
 }
 
-class SeedFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = std::string(tmp ? tmp : "/tmp") + "/seed_test_" + std::to_string(::getpid());
-    ::mkdir(dir_.c_str(), 0700);
-    path_ = dir_ + "/ntsd.seed";
-    ::unlink(path_.c_str());
-  }
-  void TearDown() override {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string dir_, path_;
-};
-
-TEST_F(SeedFileTest, CreateThenReadBack) {
-  std::string error;
-  auto seed = load_or_create_seed(path_, error);
-  ASSERT_TRUE(seed.has_value()) << error;
-  EXPECT_EQ(seed->size(), 32u);
-  struct stat st {};
-  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(st.st_size, 65);  // 64 hex digits and a newline
-  auto again = load_or_create_seed(path_, error);
-  ASSERT_TRUE(again.has_value()) << error;
-  EXPECT_EQ(*seed, *again);  // persisted, not regenerated
-  EXPECT_NE(::access((path_ + ".tmp").c_str(), F_OK), 0);
+// A failed HKDF leaves no half-derived key behind (and KeyRing marks the slot
+// invalid, so nothing is sealed with it: cookie_test NothingIsSealedWithAnInvalidKey).
+TEST(KeyRingTest, DerivationFailureLeavesNoKey) {
+  uint8_t out[32];
+  std::memset(out, 0xab, sizeof out);
+  ASSERT_FALSE(derive_master_key(Bytes(), 20000, out));  // HKDF refuses an empty key
+  EXPECT_EQ(std::vector<uint8_t>(out, out + 32), std::vector<uint8_t>(32, 0));
 }
 
-TEST_F(SeedFileTest, RefusesGroupOrWorldReadable) {
-  std::string error;
-  ASSERT_TRUE(create_seed_file(path_, error)) << error;
-  ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
-  EXPECT_FALSE(read_seed_file(path_, error).has_value());
-  EXPECT_NE(error.find("chmod 600 " + path_), std::string::npos) << error;
-  EXPECT_NE(error.find("0644"), std::string::npos) << error;
-  ASSERT_EQ(::chmod(path_.c_str(), 0640), 0);
-  EXPECT_FALSE(read_seed_file(path_, error).has_value());
-  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
-  EXPECT_TRUE(read_seed_file(path_, error).has_value()) << error;
+// `nts rotate` / `nts keepkeys` that would need gigabytes of keys are refused
+// with a reason and a fix (the daemon's --check and start-up call this).
+TEST(KeyRingTest, RingsThatWouldNeedGigabytesAreRejected) {
+  EXPECT_EQ(key_ring_size_error(86400, 14 * kDay), "");
+  EXPECT_EQ(key_ring_size_error(86400, 365 * kDay), "");
+  EXPECT_EQ(key_ring_size_error(3600, 365 * kDay), "");
+  EXPECT_EQ(key_ring_size_error(60, 7 * kDay), "");  // 10,080 keys
+  EXPECT_EQ(key_ring_slots(86400, 14 * kDay), 16u);
+  EXPECT_EQ(key_ring_slots(3600, 14 * kDay), 512u);
+  // rotate 60 + keepkeys 365: 525,600 keys, 2^20 slots, over a GiB per snapshot.
+  EXPECT_EQ(key_ring_slots(60, 365 * kDay), uint64_t{1} << 20);
+  EXPECT_GT(key_snapshot_bytes(60, 365 * kDay), uint64_t{1} << 30);
+  const std::string error = key_ring_size_error(60, 365 * kDay);
+  EXPECT_EQ(error,
+            "nts rotate 60 with a key retention of 365 days keeps 525600 cookie keys (1048576 ring "
+            "slots, " +
+                std::to_string(key_snapshot_bytes(60, 365 * kDay) >> 20) +
+                " MiB per key snapshot); at most 16382 are allowed: rotate less often (nts "
+                "rotate 1926 or more) or keep keys for fewer days (nts keepkeys 11 or less)");
+  EXPECT_NE(key_ring_size_error(60, 14 * kDay), "");  // 20,160 keys
+  EXPECT_EQ(key_ring_size_error(1926, 365 * kDay), "");
+  EXPECT_EQ(key_ring_size_error(60, 11 * kDay), "");
+  EXPECT_NE(key_ring_size_error(60, 12 * kDay), "");
+  // A ring built anyway stays bounded.
+  KeyRing capped(std::vector<uint8_t>(32, 1), 60, 365 * kDay);
+  EXPECT_EQ(capped.slot_count(), kMaxKeyRingSlots);
 }
 
-TEST_F(SeedFileTest, RawAndShortSeeds) {
-  std::string error;
-  {
-    std::ofstream f(path_, std::ios::binary);
-    std::string raw(40, '\xee');
-    f << raw;
-  }
-  ::chmod(path_.c_str(), 0600);
-  auto seed = read_seed_file(path_, error);
-  ASSERT_TRUE(seed.has_value()) << error;
-  EXPECT_EQ(seed->size(), 40u);
-  {
-    std::ofstream f(path_, std::ios::binary | std::ios::trunc);
-    f << "abcdef\n";
-  }
-  EXPECT_FALSE(read_seed_file(path_, error).has_value());
-  EXPECT_NE(error.find("at least 32"), std::string::npos) << error;
-  EXPECT_FALSE(read_seed_file(dir_ + "/missing", error).has_value());
-  EXPECT_NE(error.find("missing"), std::string::npos);
-}
+// Seed file tests: crypto/seed_file_test.cc.
 
 }  // namespace
 }  // namespace ntsd::crypto

@@ -1,5 +1,7 @@
 #include "crypto/key_snapshot.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <cassert>
 
@@ -12,6 +14,15 @@ KeySnapshot::KeySnapshot(int64_t current_epoch, int64_t retention_epochs, size_t
       slots_(slots) {
   assert(slots >= 2 && (slots & (slots - 1)) == 0);
   assert(static_cast<size_t>(retention_epochs) + 2 <= slots);
+}
+
+KeySnapshot::~KeySnapshot() { OPENSSL_cleanse(slots_.data(), slots_.size() * sizeof(MasterKey)); }
+
+bool KeySnapshot::complete() const {
+  for (int64_t e = current_epoch_ - retention_epochs_; e <= current_epoch_ + 1; ++e) {
+    if (at_epoch(e) == nullptr) return false;
+  }
+  return true;
 }
 
 // The key id is the epoch's low 32 bits: the slot is its low bits, and the id
@@ -55,10 +66,32 @@ size_t SnapshotPublisherBase::retired_count() const {
   return retired_.size();
 }
 
-// The pointer swap happens before the epoch increment (both seq_cst). A reader
-// whose `seen` is >= e read the epoch after the increment, so anything it
-// loads afterwards is the new snapshot, and everything it did with an older
-// pointer came before its quiescent store, which this thread then reads.
+// Why a retired snapshot is never freed while a reader can still use it, in
+// the C++ memory model (not only on x86-64). Writer: X = current_.exchange(new),
+// F = epoch_.fetch_add (-> e), then for each reader L = seen.load(); `old` is
+// freed only if every L read a value >= e (kOffline counts as >= e). Reader:
+// P = current_.load() per batch; a quiescent point is E = epoch_.load() then
+// S = seen.store(E's value); offline is S = seen.store(kOffline). The store a
+// given L reads is S_w. A use of `old` from a load P:
+//  1. P before S_w in the reader's program order: the reader promised to drop
+//     the pointer before S_w; S_w is a release store and L an acquire load
+//     that reads it, so the use happens before the delete.
+//  2. P after a quiescent S_w whose E read >= e: E read F or a later
+//     fetch_add (F's release sequence), so X -> F synchronises with E ->
+//     S_w -> P, X happens before P, and P reads the new pointer (coherence).
+//     Release/acquire would be enough here.
+//  3. P after S_w = kOffline (offline, or never registered) and after the
+//     reader came online again with S' whose E' read < e (it ran before F).
+//     Nothing synchronises here, so acquire/release alone would allow P to
+//     return `old` (ARMv8.3 LDAPR and POWER let the store S' pass the later
+//     load P; only x86-64's locked XCHG for a seq_cst store hides it). With
+//     X, F, L, S' and P all seq_cst they sit in one total order S: X < F < L
+//     (program order); L read a value before S' in seen's modification order,
+//     so L < S' (coherence); S' < P (program order). X < P in S, so P cannot
+//     read the pointer X replaced: P returns the new snapshot.
+// Hence seq_cst on current_ (load() and publish()) and on `seen` and epoch_;
+// on x86-64 a seq_cst load is a plain MOV, so the per-batch cost is nil.
+// (No standalone fences: ThreadSanitizer cannot model them.)
 void SnapshotPublisherBase::retire(const void* old, void (*deleter)(const void*)) {
   std::lock_guard<std::mutex> lock(writer_mu_);
   const uint64_t e = epoch_.fetch_add(1, std::memory_order_seq_cst) + 1;

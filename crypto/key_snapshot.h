@@ -34,6 +34,10 @@ class KeySnapshot {
   // An empty ring for `current_epoch` keeping `retention_epochs` older keys; slots is a power of
   // two.
   KeySnapshot(int64_t current_epoch, int64_t retention_epochs, size_t slots);
+  // Wipes every key (OPENSSL_cleanse).
+  ~KeySnapshot();
+  KeySnapshot(const KeySnapshot&) = delete;
+  KeySnapshot& operator=(const KeySnapshot&) = delete;
   // The key cookies are sealed with.
   const MasterKey& current() const { return slots_[slot_of(current_epoch_)]; }
   // The key for a cookie's key id in O(1), or null with the reason.
@@ -41,6 +45,9 @@ class KeySnapshot {
   // The key at an epoch if the ring holds it, else null.
   const MasterKey* at_epoch(int64_t epoch) const;
   int64_t current_epoch() const { return current_epoch_; }
+  // True when every key of the window (retained, current, next) derived: a daemon refuses to start
+  // on false, and nothing is ever sealed with an invalid key (seal calls check `valid`).
+  bool complete() const;
   int64_t retention_epochs() const { return retention_epochs_; }
   size_t slot_count() const { return slots_.size(); }
   // Builder access (KeyRing): the slot for an epoch.
@@ -118,10 +125,11 @@ class SnapshotPublisher : public SnapshotPublisherBase {
   SnapshotPublisher& operator=(const SnapshotPublisher&) = delete;
 
   // Reader: the current snapshot, valid until this reader's next quiescent() or offline().
-  const T* load() const { return current_.load(std::memory_order_acquire); }
+  // seq_cst, not acquire: see the ordering argument in key_snapshot.cc (a plain load on x86-64).
+  const T* load() const { return current_.load(std::memory_order_seq_cst); }
   // Writer: makes `next` current; the old one is freed after every reader's next quiescent point.
   void publish(std::unique_ptr<const T> next) {
-    const T* old = current_.exchange(next.release(), std::memory_order_acq_rel);
+    const T* old = current_.exchange(next.release(), std::memory_order_seq_cst);
     retire(old, [](const void* p) { delete static_cast<const T*>(p); });
   }
 

@@ -17,8 +17,10 @@ bool open_one(const AuthToVerify& r, const SessionKeys& k) {
   const MutableBytes pt(r.plaintext_out, r.sealed.size() - kAeadTagLength);
   if (k.aead == AeadId::kAes128GcmSiv) {
     GcmSivKey key;
-    return cpu_features().aesni && gcm_siv_expand_key(k.c2s_key(), key) &&
-           gcm_siv_open(key, r.ad, r.nonce, r.sealed, pt);
+    const bool ok = cpu_features().aesni && gcm_siv_expand_key(k.c2s_key(), key) &&
+                    gcm_siv_open(key, r.ad, r.nonce, r.sealed, pt);
+    OPENSSL_cleanse(&key, sizeof key);  // a session key schedule on the stack
+    return ok;
   }
   const Bytes ad[] = {r.ad};
   return evp_siv_open(k.aead, k.c2s_key(), ad, r.nonce, r.sealed, pt);
@@ -28,8 +30,10 @@ bool seal_one(const ReplyToSeal& r, const SessionKeys& k) {
   const MutableBytes out(r.out, r.plaintext.size() + kAeadTagLength);
   if (k.aead == AeadId::kAes128GcmSiv) {
     GcmSivKey key;
-    return cpu_features().aesni && gcm_siv_expand_key(k.s2c_key(), key) &&
-           gcm_siv_seal(key, r.ad, r.nonce, r.plaintext, out);
+    const bool ok = cpu_features().aesni && gcm_siv_expand_key(k.s2c_key(), key) &&
+                    gcm_siv_seal(key, r.ad, r.nonce, r.plaintext, out);
+    OPENSSL_cleanse(&key, sizeof key);
+    return ok;
   }
   const Bytes ad[] = {r.ad};
   return evp_siv_seal(k.aead, k.s2c_key(), ad, r.nonce, r.plaintext, out);

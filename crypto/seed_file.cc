@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 
 #include "crypto/key_ring.h"
 #include "crypto/secret_file.h"
@@ -18,27 +19,37 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Hex text (what operators' secret tooling handles best) or raw bytes.
-std::vector<uint8_t> decode_seed(const std::vector<uint8_t>& content) {
-  std::vector<uint8_t> out;
-  int hi = -1;
-  for (uint8_t c : content) {
-    int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    if (v < 0) {
-      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-      return content;  // not hex: the file is the raw seed
-    }
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(hi << 4 | v));
-      hi = -1;
+constexpr size_t kSeedHexDigits = 64;  // 32 bytes
+
+int hex_value(uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The one accepted form: exactly 64 hex digits, optionally followed by one
+// newline (what `openssl rand -hex 32 >FILE` writes). Anything looser (raw
+// bytes, spaces, longer seeds, CRLF) once let two fleet members read two
+// spellings of "the same" file as different seeds, and so derive different
+// cookie keys without a word; now it is an error naming what is wrong.
+std::optional<std::vector<uint8_t>> decode_seed(const std::vector<uint8_t>& content, std::string& why) {
+  size_t digits = content.size();
+  if (digits == kSeedHexDigits + 1 && content.back() == '\n') digits = kSeedHexDigits;
+  for (size_t i = 0; i < std::min(digits, kSeedHexDigits); ++i) {
+    if (hex_value(content[i]) < 0) {
+      why = "byte " + std::to_string(i) + " is not a hex digit";
+      return std::nullopt;
     }
   }
-  if (hi >= 0) return content;
+  if (digits != kSeedHexDigits) {
+    why = "it holds " + std::to_string(content.size()) + " bytes";
+    return std::nullopt;
+  }
+  std::vector<uint8_t> out(kSeedHexDigits / 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<uint8_t>(hex_value(content[2 * i]) << 4 | hex_value(content[2 * i + 1]));
+  }
   return out;
 }
 
@@ -61,7 +72,7 @@ std::optional<std::vector<uint8_t>> read_seed_file(const std::string& path, std:
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     error = "key seed file " + path + " has mode " + mode +
-            " and is readable by group or others; restrict it with: chmod 600 " + path;
+            " and is readable or writable by group or others; restrict it with: chmod 600 " + path;
     ::close(fd);
     return std::nullopt;
   }
@@ -77,18 +88,18 @@ std::optional<std::vector<uint8_t>> read_seed_file(const std::string& path, std:
     }
     if (n == 0) break;
     content.insert(content.end(), buf, buf + n);
-    if (content.size() > 65536) break;
+    if (content.size() > 4096) break;  // far past 65 bytes: reported as too long
   }
   ::close(fd);
-  std::vector<uint8_t> seed = decode_seed(content);
+  std::string why;
+  std::optional<std::vector<uint8_t>> seed = decode_seed(content, why);
   OPENSSL_cleanse(content.data(), content.size());
-  if (seed.size() < kMinSeedLength) {
-    error =
-        "key seed file " + path + " holds " + std::to_string(seed.size()) +
-        " bytes; it needs at least 32 (64 hex digits); create one with: openssl rand -hex 32 > " +
-        path;
+  if (!seed) {
+    error = "key seed file " + path + " must hold exactly 64 hex digits (32 bytes) and at most one newline, but " +
+            why + "; create one with: openssl rand -hex 32 > " + path;
     return std::nullopt;
   }
+  static_assert(kSeedHexDigits / 2 >= kMinSeedLength);
   return seed;
 }
 

@@ -9,8 +9,9 @@
 
 namespace ntsd::crypto {
 
-// Reads a seed (64+ hex digits, or 32+ raw bytes); nullopt with `error` set if
-// missing, too short, or readable by group/others.
+// Reads a seed: exactly 64 hex digits and at most one trailing newline (the
+// output of `openssl rand -hex 32`). nullopt with `error` set if missing, not
+// a regular file, in any other format, or readable or writable by group/others.
 std::optional<std::vector<uint8_t>> read_seed_file(const std::string& path, std::string& error);
 // Writes a fresh random seed atomically (mode 0600, temp + fsync + rename + fsync dir); false with
 // error.

@@ -20,7 +20,9 @@ int log_fd = -1;
 }  // namespace
 
 bool set_log_file(const std::string& path, std::string* error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: opened as root, in a folder another user may write to (say
+  // /var/log/ntpsec); a symlink planted there must not redirect our lines.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
     *error = path + ": " + std::strerror(errno);
     return false;

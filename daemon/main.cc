@@ -1,6 +1,7 @@
 // ntsd: wiring only. Parse the command line and the config, start the data
 // plane, then wait for signals: SIGINT/SIGTERM stop, SIGUSR1 dumps counters.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -12,10 +13,13 @@
 #include "clock/real_clock_backend.h"
 #include "clock/clock.h"
 #include "config/parser.h"
+#include "crypto/key_ring.h"
 #include "daemon/log.h"
 #include "daemon/nts_service.h"
 #include "daemon/options.h"
+#include "daemon/privileges.h"
 #include "daemon/serve_plan.h"
+#include "daemon/state_dir.h"
 #include "server/server.h"
 
 namespace {
@@ -45,6 +49,12 @@ int check_config(const std::string& path) {
                  result.errors.size());
     return 1;
   }
+  const auto& nts = result.config->nts;
+  if (const std::string why = ntsd::crypto::key_ring_size_error(nts.rotate_seconds, int64_t{nts.keep_days} * 86400);
+      !why.empty()) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), why.c_str());
+    return 1;
+  }
   std::printf("%s: OK\n", path.c_str());
   std::printf("%s\n", ntsd::config::nts_server_mode_text(ntsd::config::nts_server_mode(result.config->nts)));
   return 0;
@@ -66,6 +76,10 @@ bool has_cap_sys_time() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread: a write to a closed pipe or socket (a log file that is
+  // a pipe, the upstream NTS-KE client's TLS writes) returns EPIPE instead of
+  // killing the daemon.
+  signal(SIGPIPE, SIG_IGN);
   int exit_code = 0;
   const auto options = ntsd::daemon::parse_command_line(argc, argv, &exit_code);
   if (!options) return exit_code;
@@ -89,6 +103,18 @@ int main(int argc, char** argv) {
     }
   }
   std::string error;
+  log_line("%s", ntsd::daemon::raise_open_file_limit().c_str());
+  // Who ntsd becomes once everything is open; its state belongs to that user.
+  std::optional<ntsd::daemon::RunAs> run_as;
+  std::string run_as_note;
+  if (!ntsd::daemon::resolve_run_as(options->user, config.has_value(), &run_as, &run_as_note, &error)) {
+    log_line("not started: %s", error.c_str());
+    return 1;
+  }
+  if (!run_as_note.empty()) log_line("%s", run_as_note.c_str());
+  const ntsd::daemon::StateOwner owner =
+      run_as ? ntsd::daemon::StateOwner{run_as->uid, run_as->gid, run_as->user}
+             : ntsd::daemon::StateOwner{::geteuid(), ::getegid(), ""};
   const auto plan = ntsd::daemon::make_serve_plan(config, *options, &error);
   if (!plan) {
     log_line("not started: %s", error.c_str());
@@ -103,7 +129,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<ntsd::daemon::NtsService> nts;
   const bool nts_enabled = !config || ntsd::config::nts_server_on(config->nts);
   if (nts_enabled) {
-    nts = ntsd::daemon::NtsService::start(config ? &*config : nullptr, *options, &error);
+    nts = ntsd::daemon::NtsService::start(config ? &*config : nullptr, *options, owner, &error);
     if (!nts) {
       log_line("not started: %s", error.c_str());
       return 1;
@@ -124,9 +150,11 @@ int main(int argc, char** argv) {
   // capabilities, and says so once.
   std::unique_ptr<ntsd::clock::RealClockBackend> clock_backend;  // declared first: outlives the client
   std::unique_ptr<ntsd::clock::UpstreamClient> upstream;
+  std::optional<ntsd::clock::ClientOptions> upstream_options;  // started once privileges are dropped
+  std::string cookie_file;
   if (config && !config->servers.empty()) {
-    const std::string state_dir = ntsd::daemon::state_directory(*options, false);
-    if (config->nts.cookie_file.empty() && !ntsd::daemon::make_state_directory(state_dir, &error)) {
+    const std::string state_dir = ntsd::daemon::state_directory(*options, false, &error);
+    if (config->nts.cookie_file.empty() && !ntsd::daemon::make_state_directory(state_dir, owner, &error)) {
       log_line("not started: %s", error.c_str());
       return 1;
     }
@@ -152,14 +180,8 @@ int main(int argc, char** argv) {
       client_options->backend = clock_backend.get();
       log_line("clock: disciplining the host clock (CAP_SYS_TIME; --no-adjust to only measure)");
     }
-    upstream = ntsd::clock::UpstreamClient::start(std::move(*client_options), clock, state, &error);
-    if (!upstream) {
-      log_line("not started: upstream client: %s", error.c_str());
-      return 1;
-    }
-    log_line("clock: %zu upstream source(s); NTS sessions persist in %s", config->servers.size(),
-             config->nts.cookie_file.empty() ? (state_dir + "/nts-client-cookies").c_str()
-                                             : config->nts.cookie_file.c_str());
+    upstream_options = std::move(client_options);
+    cookie_file = config->nts.cookie_file.empty() ? state_dir + "/nts-client-cookies" : config->nts.cookie_file;
   }
   auto server = ntsd::server::Server::start(server_options, state, clock, &error);
   if (!server) {
@@ -201,6 +223,25 @@ int main(int argc, char** argv) {
   }
   log_line("%d workers, %s I/O; %s", server->worker_count(), server->backend_name(),
            plan->description.c_str());
+
+  // Everything is open: sockets bound, certificate, key and state read, rings
+  // made. Now become the daemon user, then lock the syscall set.
+  if (!ntsd::daemon::lock_down(config ? &*config : nullptr, *options, run_as, owner, &error)) {
+    log_line("not started: %s", error.c_str());
+    return 1;
+  }
+  // The clock thread starts as the daemon user, under the filter: every file
+  // it writes (cookie jar, driftfile, statistics) is that user's from the
+  // first write, and its first NTS-KE already runs unprivileged.
+  if (upstream_options) {
+    upstream = ntsd::clock::UpstreamClient::start(std::move(*upstream_options), clock, state, &error);
+    if (!upstream) {
+      log_line("not started: upstream client: %s", error.c_str());
+      return 1;
+    }
+    log_line("clock: %zu upstream source(s); NTS sessions persist in %s", config->servers.size(),
+             cookie_file.c_str());
+  }
   log_line("ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
 
   auto print_counters = [&](const char* prefix) {
@@ -212,13 +253,7 @@ int main(int argc, char** argv) {
       }
     }
     if (nts) {
-      const auto ke = nts->ke().counters();
-      log_line("%snts-ke: accepted=%llu handshakes_ok=%llu failed_tls=%llu failed_timeout=%llu "
-               "failed_alpn=%llu cookies_issued=%llu refused_cap=%llu refused_rate=%llu",
-               prefix, (unsigned long long)ke.accepted, (unsigned long long)ke.handshakes_ok,
-               (unsigned long long)ke.handshake_failed_tls, (unsigned long long)ke.handshake_failed_timeout,
-               (unsigned long long)ke.handshake_failed_alpn, (unsigned long long)ke.cookies_issued,
-               (unsigned long long)ke.refused_connection_cap, (unsigned long long)ke.refused_rate_limit);
+      log_line("%snts-ke: %s", prefix, ntsd::ke::ke_counters_text(nts->ke().counters()).c_str());
     }
   };
   for (;;) {

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include <sys/stat.h>
+
 #include "crypto/seed_file.h"
 #include "daemon/log.h"
 
@@ -15,19 +17,6 @@ int64_t unix_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 
 }  // namespace
 
-// A new folder gets mode 0700, since it holds the seed and a private key.
-bool make_state_directory(const std::string& path, std::string* error) {
-  std::error_code ec;
-  if (std::filesystem::create_directories(path, ec)) {
-    std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
-  }
-  if (ec) {
-    *error = "cannot create " + path + ": " + ec.message();
-    return false;
-  }
-  return true;
-}
-
 namespace {
 
 void log_ke(ke::LogLevel level, const std::string& line) {
@@ -37,21 +26,12 @@ void log_ke(ke::LogLevel level, const std::string& line) {
 
 }  // namespace
 
-std::string state_directory(const DaemonOptions& options, bool embedded_default) {
-  if (!options.state_dir.empty()) return options.state_dir;
-  if (!embedded_default) return "/var/lib/ntsd";
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && xdg[0] == '/') {
-    return std::string(xdg) + "/ntsd";
-  }
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr && home[0] == '/' ? home : "/tmp") + "/.local/state/ntsd";
-}
-
 std::unique_ptr<NtsService> NtsService::start(const config::Config* config, const DaemonOptions& options,
-                                              std::string* error) {
+                                              const StateOwner& owner, std::string* error) {
   std::unique_ptr<NtsService> service(new NtsService());
   const bool embedded = config == nullptr;
-  const std::string state_dir = state_directory(options, embedded);
+  const std::string state_dir = state_directory(options, embedded, error);
+  if (state_dir.empty()) return nullptr;
   service->state_dir_ = state_dir;
   service->config_ = config;
   service->options_ = options;
@@ -61,7 +41,19 @@ std::unique_ptr<NtsService> NtsService::start(const config::Config* config, cons
   // Master keys: derived from a seed (fleet mode: `nts keyseed FILE`
   // distributed by the operator; standalone: generated once and kept).
   service->seed_file_ = !nts.keyseed.empty() ? nts.keyseed : state_dir + "/keyseed";
-  if (nts.keyseed.empty() && !make_state_directory(state_dir, error)) return nullptr;
+  // The state folder is needed for the generated seed and the demo
+  // certificate; a fleet seed elsewhere with a config file needs none.
+  if (nts.keyseed.empty() && !make_state_directory(state_dir, owner, error)) return nullptr;
+  if (!nts.keyseed.empty()) {
+    // A fleet seed is read once, at start, as root if need be: root or the
+    // daemon user may own it, nobody else (they could rewrite every key).
+    struct stat st {};
+    if (::stat(service->seed_file_.c_str(), &st) == 0 && st.st_uid != 0 && st.st_uid != owner.uid) {
+      *error = "cookie key seed: " + service->seed_file_ + " is owned by uid " + std::to_string(st.st_uid) +
+               ", neither root nor the user ntsd runs as (uid " + std::to_string(owner.uid) + ")";
+      return nullptr;
+    }
+  }
   std::string seed_error;
   const auto seed = nts.keyseed.empty() ? crypto::load_or_create_seed(service->seed_file_, seed_error)
                                         : crypto::read_seed_file(service->seed_file_, seed_error);
@@ -69,9 +61,20 @@ std::unique_ptr<NtsService> NtsService::start(const config::Config* config, cons
     *error = "cookie key seed: " + seed_error;
     return nullptr;
   }
+  if (const std::string why = crypto::key_ring_size_error(nts.rotate_seconds, int64_t{nts.keep_days} * 86400);
+      !why.empty()) {
+    *error = why;
+    return nullptr;
+  }
   service->ring_ = std::make_unique<crypto::KeyRing>(*seed, nts.rotate_seconds,
                                                      int64_t{nts.keep_days} * 86400);
-  service->keys_ = std::make_unique<crypto::KeyPublisher>(service->ring_->snapshot_at(unix_seconds()));
+  auto first = service->ring_->snapshot_at(unix_seconds());
+  // Keys fail closed: a ring whose keys did not all derive never serves.
+  if (!first->complete()) {
+    *error = "cookie key derivation failed (OpenSSL HKDF); refusing to serve NTS with missing keys";
+    return nullptr;
+  }
+  service->keys_ = std::make_unique<crypto::KeyPublisher>(std::move(first));
 
   service->rotation_ = std::thread([raw = service.get()] { raw->rotate_until_stopped(); });
   return service;
@@ -104,7 +107,11 @@ void NtsService::rotate_until_stopped() {
     const int64_t now = unix_seconds();
     const crypto::KeySnapshot* current = keys_->load();
     if (ring_->stale(*current, now)) {
-      keys_->publish(ring_->snapshot_at(now, current));
+      auto next = ring_->snapshot_at(now, current);
+      // Published anyway (the epoch must move on), but an incomplete ring
+      // seals nothing: NTS requests are dropped and counted (nts_no_seal_key).
+      if (!next->complete()) log_line("ERROR: cookie key derivation failed at rotation; NTS replies stop until it works");
+      keys_->publish(std::move(next));
       log_line("cookie master key rotated: epoch %lld", static_cast<long long>(keys_->load()->current_epoch()));
     }
     keys_->reclaim();

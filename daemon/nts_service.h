@@ -11,6 +11,7 @@
 #include "crypto/key_ring.h"
 #include "crypto/key_snapshot.h"
 #include "daemon/options.h"
+#include "daemon/state_dir.h"
 #include "ke/demo_cert.h"
 #include "ke/ke_server.h"
 
@@ -24,8 +25,9 @@ class NtsService {
  public:
   // Loads or creates the seed, publishes the first key snapshot and starts
   // the rotation thread. `config` null: the embedded default.
+  // State files must belong to `owner` (daemon/state_dir.h).
   static std::unique_ptr<NtsService> start(const config::Config* config, const DaemonOptions& options,
-                                           std::string* error);
+                                           const StateOwner& owner, std::string* error);
   // Starts the NTS-KE server, which announces `ntp_port` in a Port record
   // when it is not 123. The embedded default uses a demo certificate kept in
   // the state folder and listens on loopback only.
@@ -36,6 +38,7 @@ class NtsService {
   ke::KeServer& ke() { return *ke_; }
   const std::optional<ke::DemoCertificate>& demo_certificate() const { return demo_; }
   const std::string& seed_file() const { return seed_file_; }
+  const std::string& state_dir() const { return state_dir_; }
   int64_t current_key_epoch() const { return keys_->load()->current_epoch(); }
   void stop();
 
@@ -54,11 +57,5 @@ class NtsService {
   std::atomic<bool> stop_{false};
   std::thread rotation_;
 };
-
-// Where state lives: --state-dir, else the embedded default's
-// ${XDG_STATE_HOME:-~/.local/state}/ntsd, else /var/lib/ntsd with a config.
-std::string state_directory(const DaemonOptions& options, bool embedded_default);
-// Creates the state folder (and its parents); a new folder gets mode 0700.
-bool make_state_directory(const std::string& path, std::string* error);
 
 }  // namespace ntsd::daemon

@@ -24,10 +24,15 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
       ->check(CLI::Range(0, 65535));
   app.add_option("--state-dir", options.state_dir,
                  "folder for the cookie key seed and the demo certificate "
-                 "(default: ~/.local/state/ntsd without --config, /var/lib/ntsd with)");
+                 "(default: ~/.local/state/ntsd without --config, /var/lib/ntsd with); owned by the "
+                 "user ntsd runs as, not writable by group or others");
   app.add_flag("--no-adjust", options.no_adjust,
                "measure-only: poll upstreams, select and serve their time, but never adjust the host "
                "clock (as chronyd -x); implied without CAP_SYS_TIME");
+  app.add_option("-u,--user", options.user,
+                 "switch to USER[:GROUP] once sockets, certificate, key and state are open, keeping only "
+                 "CAP_SYS_TIME (default with --config: user ntsd if it exists)");
+  app.add_flag("--no-seccomp", options.no_seccomp, "do not install the syscall allow-list (for debugging)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

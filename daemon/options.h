@@ -16,6 +16,8 @@ struct DaemonOptions {
   std::optional<int> ke_port;        // --ke-port N (overrides `nts port`; 0 = any free port)
   std::string state_dir;             // --state-dir DIR (seed, demo certificate)
   bool no_adjust = false;            // --no-adjust: measure upstreams, never adjust the host clock
+  std::string user;                  // -u/--user USER[:GROUP]: switch to it after start-up
+  bool no_seccomp = false;           // --no-seccomp: no syscall allow-list (debugging)
 };
 
 // Parses argv. Returns nullopt when the program should exit with *exit_code

@@ -14,7 +14,7 @@ PACKAGES=(
   bazel-bootstrap g++ clang lld libclang-rt-14-dev
   # libraries (wrapped in third_party/BUILD.bazel)
   liburing-dev libssl-dev libboost-dev libjemalloc-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcap-dev libseccomp-dev
   # interop peers and test tools
   ntpsec ntpsec-ntpdig gnutls-bin openssl iproute2 procps ca-certificates jq
 )

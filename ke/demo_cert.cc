@@ -15,6 +15,8 @@
 #include <ctime>
 #include <memory>
 
+#include "crypto/secret_file.h"
+
 namespace ntsd::ke {
 namespace {
 
@@ -82,20 +84,21 @@ Cert make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* iss
 }
 
 bool write_pem(const std::string& path, mode_t mode, const std::vector<X509*>& certs, EVP_PKEY* key) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return false;
-  FILE* f = ::fdopen(fd, "w");
-  if (f == nullptr) {
-    ::close(fd);
-    return false;
-  }
+  // PEM into memory, then the one atomic writer of the tree (temp file with
+  // O_EXCL|O_NOFOLLOW, fsync, rename, fsync of the folder).
+  BIO* mem = BIO_new(BIO_s_mem());
+  if (mem == nullptr) return false;
   bool ok = true;
-  for (X509* c : certs) ok = ok && PEM_write_X509(f, c) == 1;
-  if (key != nullptr) ok = ok && PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  ok = ok && std::fflush(f) == 0 && ::fsync(fd) == 0;
-  ok = (std::fclose(f) == 0) && ok;
-  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+  for (X509* c : certs) ok = ok && PEM_write_bio_X509(mem, c) == 1;
+  if (key != nullptr) ok = ok && PEM_write_bio_PrivateKey(mem, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(mem, &data);
+  std::string error;
+  ok = ok && length > 0 &&
+       crypto::write_file_atomically(path, std::string_view(data, static_cast<size_t>(length)), mode, error);
+  if (data != nullptr && length > 0) OPENSSL_cleanse(data, static_cast<size_t>(length));  // the private key
+  BIO_free(mem);
+  return ok;
 }
 
 // The existing leaf is reused if it loads and stays valid for kRenewDays more.

@@ -2,52 +2,20 @@
 
 #include <openssl/ssl.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <thread>
 
-#include "ke/negotiate.h"
+#include "ke/server_impl.h"
+#include "ke/session.h"
 #include "proto/ke_record.h"
-#include "third_party/asio.h"
 
 namespace ntsd::ke {
 
-namespace asio = boost::asio;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
+static_assert(static_cast<size_t>(proto::KeRequestStatus::kUnexpectedRecord) + 1 == kRequestErrorKinds);
 
 namespace {
-
-enum Counter : size_t {
-  kAccepted,
-  kRefusedCap,
-  kRefusedRate,
-  kHandshakesOk,
-  kHandshakeTls,
-  kHandshakeTimeout,
-  kHandshakeAlpn,
-  kTls13,
-  kTls12,
-  kRequestTimeout,
-  kRequestTruncated,
-  kRespCookies,
-  kRespNoProtocol,
-  kRespNoAead,
-  kRespInternal,
-  kCookiesIssued,
-  kAead15,
-  kAead16,
-  kAead17,
-  kAead30,
-  kReloadsOk,
-  kReloadsFailed,
-  kCounterCount,
-};
-
-constexpr size_t kRequestErrorKinds = 10;
-static_assert(static_cast<size_t>(proto::KeRequestStatus::kUnexpectedRecord) + 1 == kRequestErrorKinds);
 
 int default_threads() {
   const unsigned cpus = std::thread::hardware_concurrency();
@@ -55,198 +23,6 @@ int default_threads() {
 }
 
 }  // namespace
-
-class Session;
-
-class KeServer::Impl {
- public:
-  Impl(const KeOptions& options, crypto::KeyPublisher& keys)
-      : opts(options), keys(keys), limiter(options.rate_limit) {}
-
-  void count(Counter c, uint64_t n = 1) { counters[c].fetch_add(n, std::memory_order_relaxed); }
-  void log(LogLevel level, const std::string& line) const {
-    if (opts.log) opts.log(level, line);
-  }
-  std::shared_ptr<ssl::context> context() const {
-    std::lock_guard lock(ctx_mu);
-    return ctx;
-  }
-
-  bool init(std::string* error);
-  bool listen(std::string* error);
-  void accept(size_t a);
-  void on_accept(size_t a, size_t k, const error_code& ec, tcp::socket socket);
-  void schedule_poll();
-  bool do_reload(std::string* error);
-  void shutdown();
-
-  KeOptions opts;
-  crypto::KeyPublisher& keys;
-  NegotiationPolicy policy;
-  KeRateLimiter limiter;
-  std::vector<std::string> warnings;
-  uint16_t bound_port = 0;
-
-  std::vector<std::unique_ptr<asio::io_context>> ios;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  std::vector<std::thread> threads;
-  std::vector<crypto::SnapshotPublisherBase::ReaderId> readers;  // one per io_context (one thread each)
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;         // on ios[0]
-  std::vector<std::unique_ptr<asio::steady_timer>> retry_timers;  // per acceptor, after accept errors
-  std::unique_ptr<asio::steady_timer> poll_timer;                 // on ios[0]
-
-  mutable std::mutex ctx_mu;
-  std::shared_ptr<ssl::context> ctx;  // what new connections get
-  std::mutex reload_mu;               // one reload at a time
-  FileStamp cert_stamp, key_stamp;    // of the files ctx was built from (or last tried)
-
-  std::atomic<size_t> next_io{0};
-  std::atomic<size_t> next_server{0};
-  std::atomic<uint64_t> active{0};
-  std::array<std::atomic<uint64_t>, kCounterCount> counters{};
-  std::array<std::atomic<uint64_t>, kRequestErrorKinds> request_errors{};
-  bool stopped = false;
-};
-
-// One NTS-KE connection, driven on the io_context (one thread) that owns its
-// socket, so its handlers never run concurrently and need no strand. The
-// handlers hold shared_ptrs; the session ends when the last one has run.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(KeServer::Impl& server, size_t io_index, tcp::socket socket, std::shared_ptr<ssl::context> ctx)
-      : server_(server),
-        io_index_(io_index),
-        ctx_(std::move(ctx)),  // in-flight sessions keep the context they started with across reloads
-        stream_(std::move(socket), *ctx_),
-        timer_(stream_.get_executor()) {}
-  ~Session() { server_.active.fetch_sub(1, std::memory_order_relaxed); }
-
-  void start() {
-    auto self = shared_from_this();
-    timer_.expires_after(server_.opts.deadline);
-    timer_.async_wait([self](const error_code& ec) {
-      if (!ec) self->on_deadline();
-    });
-    stream_.async_handshake(ssl::stream_base::server, [self](const error_code& ec) { self->on_handshake(ec); });
-  }
-
- private:
-  void on_deadline() {
-    if (done_) return;
-    timed_out_ = true;
-    close();  // pending operations complete with operation_aborted
-  }
-
-  void on_handshake(const error_code& ec) {
-    SSL* ssl = stream_.native_handle();
-    if (ec) {
-      server_.count(timed_out_                   ? kHandshakeTimeout
-                    : tls_alpn_refused(ssl) ? kHandshakeAlpn
-                                                 : kHandshakeTls);
-      return finish();
-    }
-    const unsigned char* alpn = nullptr;
-    unsigned int alpn_len = 0;
-    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-    if (alpn_len == 0) {
-      // No ALPN at all: RFC 8915 requires ntske/1, so like chrony we answer nothing.
-      server_.count(kHandshakeAlpn);
-      return finish();
-    }
-    server_.count(kHandshakesOk);
-    server_.count(SSL_version(ssl) == TLS1_3_VERSION ? kTls13 : kTls12);
-    read();
-  }
-
-  void read() {
-    auto self = shared_from_this();
-    stream_.async_read_some(asio::buffer(buf_.data() + len_, buf_.size() - len_),
-                            [self](const error_code& ec, size_t n) { self->on_read(ec, n); });
-  }
-
-  void on_read(const error_code& ec, size_t n) {
-    len_ += n;
-    if (ec && n == 0) {
-      server_.count(timed_out_ ? kRequestTimeout : kRequestTruncated);
-      return finish();
-    }
-    const proto::KeRequestParse parse = proto::parse_ke_request(std::span(buf_.data(), len_));
-    if (parse.status == proto::KeRequestStatus::kIncomplete) {
-      if (ec) {
-        server_.count(timed_out_ ? kRequestTimeout : kRequestTruncated);
-        return finish();
-      }
-      return read();
-    }
-    if (parse.status != proto::KeRequestStatus::kOk) {
-      server_.request_errors[static_cast<size_t>(parse.status)].fetch_add(1, std::memory_order_relaxed);
-      reply_ = error_reply(proto::ke_error_code_for(parse.status));
-      return write();
-    }
-    respond_to(parse.request);
-  }
-
-  void respond_to(const proto::KeRequest& request) {
-    SSL* ssl = stream_.native_handle();
-    const Exporter exporter = [ssl](std::span<const uint8_t> context, std::span<uint8_t> out) {
-      return SSL_export_keying_material(ssl, out.data(), out.size(), kExporterLabel, std::strlen(kExporterLabel),
-                                        context.data(), context.size(), 1) == 1;
-    };
-    // QSBR: this thread is offline except while it holds the snapshot here.
-    const auto reader = server_.readers[io_index_];
-    server_.keys.online(reader);
-    const crypto::KeySnapshot* snapshot = server_.keys.load();
-    KeReply r = respond(request, server_.policy, exporter, *snapshot,
-                        server_.next_server.fetch_add(1, std::memory_order_relaxed));
-    snapshot = nullptr;
-    server_.keys.offline(reader);
-
-    switch (r.outcome) {
-      case KeOutcome::kCookies:
-        server_.count(kRespCookies);
-        server_.count(kCookiesIssued, r.cookies);
-        server_.count(r.aead == 15 ? kAead15 : r.aead == 16 ? kAead16 : r.aead == 17 ? kAead17 : kAead30);
-        break;
-      case KeOutcome::kNoCommonProtocol: server_.count(kRespNoProtocol); break;
-      case KeOutcome::kNoCommonAead: server_.count(kRespNoAead); break;
-      case KeOutcome::kInternalError: server_.count(kRespInternal); break;
-    }
-    reply_ = std::move(r.bytes);
-    write();
-  }
-
-  void write() {
-    auto self = shared_from_this();
-    asio::async_write(stream_, asio::buffer(reply_), [self](const error_code& ec, size_t) {
-      if (ec) return self->finish();
-      // close_notify, then wait for the client's (chrony sends it) so the
-      // reply is never cut off by a reset; the deadline bounds the wait.
-      self->stream_.async_shutdown([self](const error_code&) { self->finish(); });
-    });
-  }
-
-  void close() {
-    error_code ignored;
-    stream_.lowest_layer().close(ignored);
-  }
-
-  void finish() {
-    done_ = true;
-    timer_.cancel();
-    close();
-  }
-
-  KeServer::Impl& server_;
-  size_t io_index_;
-  std::shared_ptr<ssl::context> ctx_;
-  ssl::stream<tcp::socket> stream_;
-  asio::steady_timer timer_;
-  std::array<uint8_t, proto::kMaxKeRequestSize + 1> buf_{};  // one byte more than a request may use
-  size_t len_ = 0;
-  std::vector<uint8_t> reply_;
-  bool timed_out_ = false;
-  bool done_ = false;
-};
 
 bool KeServer::Impl::init(std::string* error) {
   policy.aeads = usable_aeads(opts.aeads);
@@ -263,9 +39,18 @@ bool KeServer::Impl::init(std::string* error) {
     }
     policy.ntp_servers.push_back(e);
   }
-  if (opts.deadline.count() <= 0) {
-    if (error) *error = "NTS-KE deadline must be positive";
+  if (opts.deadline.count() <= 0 || opts.first_byte_deadline.count() <= 0 || opts.handshake_deadline.count() <= 0) {
+    if (error) *error = "NTS-KE deadlines must be positive";
     return false;
+  }
+  // A cap the fd limit cannot hold turns into accept() failing with EMFILE
+  // (handled, but the cap no longer decides who is served): say so.
+  const size_t nofile = open_file_limit();
+  if (table.limits().max_total > default_max_connections(nofile) && opts.max_connections > 0) {
+    warnings.push_back("NTS-KE: nts kemaxconn " + std::to_string(opts.max_connections) +
+                       " is more than the open-file limit (" + std::to_string(nofile) +
+                       ") leaves room for; expect 'too many open files' under load (default here: " +
+                       std::to_string(default_max_connections(nofile)) + ")");
   }
   cert_stamp = stamp_file(opts.tls.cert_file);
   key_stamp = stamp_file(opts.tls.key_file);
@@ -329,67 +114,6 @@ bool KeServer::Impl::listen(std::string* error) {
   return true;
 }
 
-void KeServer::Impl::accept(size_t a) {
-  // Round robin over the threads: the socket belongs to ios[k] from the start.
-  const size_t k = next_io.fetch_add(1, std::memory_order_relaxed) % ios.size();
-  acceptors[a]->async_accept(*ios[k], [this, a, k](const error_code& ec, tcp::socket socket) {
-    on_accept(a, k, ec, std::move(socket));
-  });
-}
-
-void KeServer::Impl::on_accept(size_t a, size_t k, const error_code& ec, tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptors[a]->is_open()) return;
-  if (ec) {
-    // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning.
-    log(LogLevel::kWarning, "NTS-KE accept: " + ec.message());
-    retry_timers[a]->expires_after(std::chrono::milliseconds(100));
-    retry_timers[a]->async_wait([this, a](const error_code& e) {
-      if (!e) accept(a);
-    });
-    return;
-  }
-  error_code ignored;
-  const auto refuse = [&socket, &ignored] {
-    // RST at once: the slot is free immediately and the client sees a refusal, not a hang.
-    socket.set_option(asio::socket_base::linger(true, 0), ignored);
-    socket.close(ignored);
-  };
-  if (active.load(std::memory_order_relaxed) >= opts.max_connections) {
-    count(kRefusedCap);
-    refuse();
-  } else {
-    std::array<uint8_t, 16> bytes{};
-    bool v6 = false;
-    const tcp::endpoint peer = socket.remote_endpoint(ignored);
-    asio::ip::address addr = peer.address();
-    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
-    if (addr.is_v4()) {
-      const auto b = addr.to_v4().to_bytes();
-      std::copy(b.begin(), b.end(), bytes.begin());
-    } else {
-      const auto b = addr.to_v6().to_bytes();
-      std::copy(b.begin(), b.end(), bytes.begin());
-      v6 = true;
-    }
-    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
-    if (!limiter.allow(bytes, v6, now)) {
-      count(kRefusedRate);
-      refuse();
-    } else {
-      // The reply and close_notify are two small writes; Nagle would hold the
-      // second for the client's delayed ACK (40 ms).
-      socket.set_option(tcp::no_delay(true), ignored);
-      active.fetch_add(1, std::memory_order_relaxed);
-      count(kAccepted);
-      auto session = std::make_shared<Session>(*this, k, std::move(socket), context());
-      asio::post(*ios[k], [session] { session->start(); });
-    }
-  }
-  accept(a);
-}
-
 void KeServer::Impl::schedule_poll() {
   if (opts.reload_poll.count() <= 0) return;
   poll_timer->expires_after(opts.reload_poll);
@@ -445,9 +169,10 @@ void KeServer::Impl::shutdown() {
   acceptors.clear();
   retry_timers.clear();
   poll_timer.reset();
+  pressure_timer.reset();
   guards.clear();
   // Destroying each io_context destroys its pending handlers and with them
-  // the sessions they hold (their destructors touch `active`, still alive).
+  // the sessions they hold (their destructors release their table slots; the table is still alive).
   ios.clear();
   for (auto reader : readers) keys.unregister_reader(reader);
   readers.clear();
@@ -464,11 +189,16 @@ std::unique_ptr<KeServer> KeServer::start(const KeOptions& options, crypto::KeyP
     return nullptr;
   }
   for (const std::string& w : impl->warnings) impl->log(LogLevel::kWarning, w);
+  const ConnectionLimits& limits = impl->table.limits();
   impl->log(LogLevel::kInfo, "NTS-KE listening on port " + std::to_string(impl->bound_port) + " with " +
-                                 std::to_string(impl->ios.size()) + " thread(s), certificate " +
-                                 tls_context_subject(*impl->ctx));
+                                 std::to_string(impl->ios.size()) + " thread(s), at most " +
+                                 std::to_string(limits.max_total) + " connections (" +
+                                 (limits.max_per_address ? std::to_string(limits.max_per_address) : "no cap") +
+                                 " per address), certificate " + tls_context_subject(*impl->ctx));
   for (size_t a = 0; a < impl->acceptors.size(); ++a) impl->accept(a);
   impl->poll_timer = std::make_unique<asio::steady_timer>(*impl->ios[0]);
+  impl->pressure_timer = std::make_unique<asio::steady_timer>(*impl->ios[0]);
+  impl->schedule_pressure_report();
   impl->schedule_poll();
   Impl* raw = impl.get();
   for (size_t i = 0; i < raw->ios.size(); ++i) {
@@ -499,7 +229,13 @@ KeCounters KeServer::counters() const {
   out.accepted = get(kAccepted);
   out.refused_connection_cap = get(kRefusedCap);
   out.refused_rate_limit = get(kRefusedRate);
-  out.active = impl_->active.load(std::memory_order_relaxed);
+  out.refused_rate_table_full = get(kRefusedRateTableFull);
+  out.refused_per_address = get(kRefusedPerAddress);
+  out.evicted = get(kEvicted);
+  out.accept_errors = get(kAcceptErrors);
+  out.first_byte_timeout = get(kFirstByteTimeout);
+  out.active = impl_->table.total();
+  out.max_connections = impl_->table.limits().max_total;
   out.handshakes_ok = get(kHandshakesOk);
   out.handshake_failed_tls = get(kHandshakeTls);
   out.handshake_failed_timeout = get(kHandshakeTimeout);
@@ -537,49 +273,6 @@ std::string KeServer::certificate_subject() const {
 const char* ke_request_error_name(size_t index) {
   return index < kRequestErrorKinds ? proto::ke_request_status_name(static_cast<proto::KeRequestStatus>(index))
                                     : "unknown";
-}
-
-bool ke_options_from_config(const config::Config& config, KeOptions& out, std::string* error) {
-  const config::NtsSettings& nts = config.nts;
-  out.tls.cert_file = nts.cert;
-  out.tls.key_file = nts.key;
-  out.tls.min_tls = nts.mintls == config::TlsVersion::kTls12 ? TlsVersion::kTls12 : TlsVersion::kTls13;
-  out.tls.max_tls = nts.maxtls == config::TlsVersion::kTls12 ? TlsVersion::kTls12 : TlsVersion::kTls13;
-  out.tls.ciphers = nts.tls_ciphers;
-  out.tls.ciphersuites = nts.tls_ciphersuites;
-  out.port = nts.ke_port;
-  out.threads = nts.ke_threads.value_or(0);
-  out.rate_limit.per_second = nts.ke_rate;  // 0 disables the limit
-  out.rate_limit.burst = nts.ke_burst;
-  out.aeads = nts.aead_ids;
-  out.ntp_port = config.ntp_port.value_or(123);
-  out.ntp_servers = nts.ntp_servers;
-  for (const std::string& s : out.ntp_servers) {
-    NtpServerEntry e;
-    if (!parse_ntp_server(s, e)) {
-      if (error) *error = "bad nts ntpserver '" + s + "'";
-      return false;
-    }
-  }
-  if (!config.listen.empty()) {
-    out.listen.clear();
-    auto add = [&out](const std::string& a) {
-      if (std::find(out.listen.begin(), out.listen.end(), a) == out.listen.end()) out.listen.push_back(a);
-    };
-    for (const config::ListenAddress& l : config.listen) {
-      if (l.all) {
-        if (l.family != config::IpFamily::kIPv6) add("0.0.0.0");
-        if (l.family != config::IpFamily::kIPv4) add("::");
-      } else if (l.family == config::IpFamily::kIPv4) {
-        add(asio::ip::address_v4({l.address[0], l.address[1], l.address[2], l.address[3]}).to_string());
-      } else {
-        asio::ip::address_v6::bytes_type b;
-        std::copy(l.address.begin(), l.address.end(), b.begin());
-        add(asio::ip::address_v6(b).to_string());
-      }
-    }
-  }
-  return true;
 }
 
 }  // namespace ntsd::ke

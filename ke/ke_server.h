@@ -1,9 +1,11 @@
 #pragma once
 // The NTS-KE server (RFC 8915 §4): TLS 1.3 + ALPN ntske/1 on Boost.Asio, a
 // pool of K threads, one acceptor per listen address, 8 cookies per session
-// sealed with the current master key. Operations: per-connection deadline,
-// concurrent-connection cap, per-address rate limit, certificate reload
-// (explicit and by polling the files). No exception leaves this API.
+// sealed with the current master key. Operations: first-byte, handshake and
+// session deadlines; a global connection cap (evicting the oldest connection
+// without finished TLS when reached), a per-address connection cap and rate
+// limit; certificate reload (explicit and by polling the files). No exception
+// leaves this API.
 
 #include <array>
 #include <chrono>
@@ -32,7 +34,10 @@ struct KeOptions {
   uint16_t ntp_port = 123;                           // NTP port sent in a Port record when != 123
   std::vector<std::string> ntp_servers;              // nts ntpserver HOST[:PORT], round robin
   std::chrono::milliseconds deadline{5000};          // handshake + request + response, per connection
-  size_t max_connections = 10000;                    // concurrent; beyond it new ones are closed at once
+  std::chrono::milliseconds first_byte_deadline{1000};  // from accept to the first byte of the ClientHello
+  std::chrono::milliseconds handshake_deadline{2000};   // from accept to a finished TLS handshake
+  size_t max_connections = 0;                        // nts kemaxconn; 0 = default_max_connections(fd limit)
+  size_t max_per_address = 16;                       // nts keperaddr: open per IPv4 address / IPv6 /64; 0 = no cap
   RateLimitSettings rate_limit;                      // per client address (IPv6: per /64)
   std::chrono::milliseconds reload_poll{5000};       // cert/key mtime polling; 0 = off
   LogFn log;                                         // operator log lines (start-up, reload); may be empty
@@ -41,9 +46,15 @@ struct KeOptions {
 // What the KE server has done since start; a plain copy.
 struct KeCounters {
   uint64_t accepted = 0;              // TCP connections accepted and served
-  uint64_t refused_connection_cap = 0;
+  uint64_t refused_connection_cap = 0;  // at the cap, and every connection there had finished TLS
   uint64_t refused_rate_limit = 0;
+  uint64_t refused_rate_table_full = 0;  // new address while the rate table was full (fails closed)
+  uint64_t refused_per_address = 0;      // its address already had max_per_address open
+  uint64_t evicted = 0;               // oldest connection without finished TLS, closed to make room
+  uint64_t accept_errors = 0;         // accept() failed (EMFILE and the like); retried after a pause
+  uint64_t first_byte_timeout = 0;    // nothing sent before the first-byte deadline
   uint64_t active = 0;                // connections open now
+  uint64_t max_connections = 0;       // the global cap in force (not a counter)
   uint64_t handshakes_ok = 0;
   uint64_t handshake_failed_tls = 0;      // TLS alert / protocol error / peer closed
   uint64_t handshake_failed_timeout = 0;  // deadline passed during the handshake
@@ -94,5 +105,12 @@ class KeServer {
 bool ke_options_from_config(const config::Config& config, KeOptions& out, std::string* error);
 // Stable name of a request error index of KeCounters::request_errors.
 const char* ke_request_error_name(size_t index);
+// The admission and failure counters as "name=value ..." (for the daemon's counters line).
+std::string ke_counters_text(const KeCounters& c);
+// The process's soft RLIMIT_NOFILE (RLIM_INFINITY as a large number).
+size_t open_file_limit();
+// The default global connection cap for an fd limit: what is left after a
+// reserve for the rest of the daemon, at most 10000 (see accept_loop.cc).
+size_t default_max_connections(size_t open_file_limit);
 
 }  // namespace ntsd::ke

@@ -3,6 +3,8 @@
 #include "ke/ke_server.h"
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -281,21 +283,54 @@ TEST_F(KeServerTest, Tls12OnlyWhenConfiguredAndWarned) {
   EXPECT_EQ(server_->counters().tls12, 1u);
 }
 
-TEST_F(KeServerTest, SilentClientIsCutOffAtTheDeadline) {
-  opts_.deadline = 300ms;
+TEST_F(KeServerTest, SilentClientIsCutOffAtTheFirstByteDeadline) {
+  opts_.first_byte_deadline = 300ms;
   start();
   const int fd = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(fd, 0);
   const auto t0 = std::chrono::steady_clock::now();
   char b;
-  const ssize_t n = ::recv(fd, &b, 1, 0);  // blocks until the server closes
+  const ssize_t n = ::recv(fd, &b, 1, 0);  // blocks until the server resets
   const auto waited = std::chrono::steady_clock::now() - t0;
   ::close(fd);
   EXPECT_LE(n, 0);
   EXPECT_GE(waited, 250ms);
   EXPECT_LT(waited, 2000ms);
-  ASSERT_TRUE(wait_for([&] { return server_->counters().handshake_failed_timeout == 1; }));
+  ASSERT_TRUE(wait_for([&] { return server_->counters().first_byte_timeout == 1; }));
+  EXPECT_EQ(server_->counters().handshake_failed_timeout, 0u);
   EXPECT_EQ(server_->counters().active, 0u);
+}
+
+TEST_F(KeServerTest, TricklingClientIsCutOffAtTheHandshakeDeadline) {
+  opts_.first_byte_deadline = 300ms;
+  opts_.handshake_deadline = 600ms;
+  start();
+  const int fd = connect_tcp("127.0.0.1", server_->port(), 5000);
+  ASSERT_GE(fd, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint8_t hello[] = {0x16, 0x03, 0x01};  // the start of a ClientHello record, then nothing
+  ASSERT_EQ(::send(fd, hello, sizeof hello, MSG_NOSIGNAL), 3);
+  char b;
+  EXPECT_LE(::recv(fd, &b, 1, 0), 0);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  ::close(fd);
+  EXPECT_GE(waited, 550ms);
+  EXPECT_LT(waited, 2000ms);
+  ASSERT_TRUE(wait_for([&] { return server_->counters().handshake_failed_timeout == 1; }));
+  EXPECT_EQ(server_->counters().first_byte_timeout, 0u);
+}
+
+TEST_F(KeServerTest, TheSessionDeadlineBoundsEveryPhase) {
+  opts_.deadline = 300ms;  // shorter than the first-byte and handshake deadlines
+  start();
+  const int fd = connect_tcp("127.0.0.1", server_->port(), 5000);
+  ASSERT_GE(fd, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  char b;
+  EXPECT_LE(::recv(fd, &b, 1, 0), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 900ms);
+  ::close(fd);
+  ASSERT_TRUE(wait_for([&] { return server_->counters().first_byte_timeout == 1; }));
 }
 
 TEST_F(KeServerTest, ClientThatSendsNoRequestIsCutOffAtTheDeadline) {
@@ -311,24 +346,99 @@ TEST_F(KeServerTest, ClientThatSendsNoRequestIsCutOffAtTheDeadline) {
   ASSERT_TRUE(wait_for([&] { return server_->counters().request_timeout == 1; }));
 }
 
-TEST_F(KeServerTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+// A plain TCP connection from a given loopback source address.
+int connect_from(const char* source, uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in src{}, dst{};
+  src.sin_family = dst.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &src.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+  dst.sin_port = htons(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// True when the server has closed or reset `fd` (recv returns at once).
+bool closed_by_server(int fd) {
+  char byte;
+  return ::recv(fd, &byte, 1, 0) <= 0;
+}
+
+TEST_F(KeServerTest, AtTheCapTheOldestConnectionWithoutTlsMakesRoom) {
   opts_.max_connections = 2;
   start();
   const int a = connect_tcp("127.0.0.1", server_->port(), 5000);
-  const int b = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(a, 0);
+  ASSERT_TRUE(wait_for([&] { return server_->counters().active == 1; }));
+  const int b = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(b, 0);
   ASSERT_TRUE(wait_for([&] { return server_->counters().active == 2; }));
+  // A real client arrives at the cap: the oldest idle connection (a) is reset, the client is served.
+  const KeClientResult ok = run_ke_client(client());
+  EXPECT_TRUE(ok.handshake_ok) << ok.error;
+  EXPECT_FALSE(ok.response.empty());
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(closed_by_server(a));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  EXPECT_EQ(server_->counters().evicted, 1u);
+  EXPECT_EQ(server_->counters().refused_connection_cap, 0u);
+  EXPECT_EQ(server_->counters().handshake_failed_timeout + server_->counters().handshake_failed_tls, 0u)
+      << "an eviction is not a failure";
+  ::close(a);
+  ::close(b);
+  ASSERT_TRUE(wait_for([&] { return server_->counters().active == 0; }));
+}
+
+TEST_F(KeServerTest, AtTheCapWithEveryHandshakeDoneANewConnectionIsRefused) {
+  opts_.max_connections = 2;
+  start();
+  // Two clients that finish TLS and then send nothing: not eviction candidates.
+  KeClientOptions idle = client();
+  idle.request.clear();
+  idle.timeout_ms = 1500;
+  std::thread t1([&] { run_ke_client(idle); });
+  std::thread t2([&] { run_ke_client(idle); });
+  ASSERT_TRUE(wait_for([&] { return server_->counters().handshakes_ok == 2; }));
   const int c = connect_tcp("127.0.0.1", server_->port(), 5000);
   ASSERT_GE(c, 0);
   const auto t0 = std::chrono::steady_clock::now();
-  char byte;
-  EXPECT_LE(::recv(c, &byte, 1, 0), 0);  // reset or EOF, not a hang
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms);
+  EXPECT_TRUE(closed_by_server(c));  // reset at once, not a hang
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
   ::close(c);
   EXPECT_EQ(server_->counters().refused_connection_cap, 1u);
-  ::close(a);
-  ::close(b);
+  EXPECT_EQ(server_->counters().evicted, 0u);
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(wait_for([&] { return server_->counters().active == 0; }));
+  const KeClientResult ok = run_ke_client(client());
+  EXPECT_TRUE(ok.handshake_ok) << ok.error;
+}
+
+TEST_F(KeServerTest, PerAddressConnectionCap) {
+  opts_.max_per_address = 2;
+  start();
+  const int a = connect_from("127.0.0.1", server_->port());
+  const int b = connect_from("127.0.0.1", server_->port());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_TRUE(wait_for([&] { return server_->counters().active == 2; }));
+  const int c = connect_from("127.0.0.1", server_->port());
+  ASSERT_GE(c, 0);
+  EXPECT_TRUE(closed_by_server(c));
+  ::close(c);
+  EXPECT_EQ(server_->counters().refused_per_address, 1u);
+  // Another address is not affected.
+  const int d = connect_from("127.0.0.9", server_->port());
+  ASSERT_GE(d, 0) << "no 127.0.0.9 on this host's loopback";
+  ASSERT_TRUE(wait_for([&] { return server_->counters().active == 3; }));
+  EXPECT_EQ(server_->counters().refused_per_address, 1u);
+  for (int fd : {a, b, d}) ::close(fd);
   ASSERT_TRUE(wait_for([&] { return server_->counters().active == 0; }));
   const KeClientResult ok = run_ke_client(client());
   EXPECT_TRUE(ok.handshake_ok) << ok.error;
@@ -514,6 +624,23 @@ TEST_F(KeServerTest, StartFailsWithAReason) {
   EXPECT_NE(error.find("ntpserver"), std::string::npos) << error;
 }
 
+TEST(KeOptions, DefaultCapLeavesRoomForTheRestOfTheDaemon) {
+  EXPECT_EQ(default_max_connections(1024), 768u);
+  EXPECT_EQ(default_max_connections(256), 192u);
+  EXPECT_EQ(default_max_connections(65536), 10000u);
+  EXPECT_EQ(default_max_connections(64), 16u);
+  KeOptions o;
+  config::Config cfg;
+  ASSERT_TRUE(ke_options_from_config(cfg, o, nullptr));
+  EXPECT_EQ(o.max_connections, 0u) << "0: sized from the fd limit when the server starts";
+  EXPECT_EQ(o.max_per_address, 16u);
+}
+
+TEST_F(KeServerTest, TheDefaultCapFollowsTheFdLimit) {
+  start();
+  EXPECT_EQ(server_->counters().max_connections, default_max_connections(open_file_limit()));
+}
+
 TEST(KeOptionsFromConfig, MapsNtsSettings) {
   config::Config cfg;
   cfg.nts.cert = "/etc/ntsd/cert.pem";
@@ -522,6 +649,8 @@ TEST(KeOptionsFromConfig, MapsNtsSettings) {
   cfg.nts.ke_threads = 3;
   cfg.nts.ke_rate = 0;
   cfg.nts.ke_burst = 7;
+  cfg.nts.ke_max_connections = 500;
+  cfg.nts.ke_per_address = 3;
   cfg.nts.aead_ids = {15};
   cfg.nts.mintls = config::TlsVersion::kTls12;
   cfg.nts.ntp_servers = {"[2001:db8::1]:123"};
@@ -538,6 +667,8 @@ TEST(KeOptionsFromConfig, MapsNtsSettings) {
   EXPECT_EQ(o.threads, 3);
   EXPECT_EQ(o.rate_limit.per_second, 0);
   EXPECT_EQ(o.rate_limit.burst, 7);
+  EXPECT_EQ(o.max_connections, 500u);
+  EXPECT_EQ(o.max_per_address, 3u);
   EXPECT_EQ(o.aeads, std::vector<uint16_t>{15});
   EXPECT_EQ(o.tls.min_tls, TlsVersion::kTls12);
   EXPECT_EQ(o.tls.max_tls, TlsVersion::kTls13);

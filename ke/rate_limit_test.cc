@@ -29,14 +29,47 @@ TEST(KeRateLimiter, Ipv6SharesABucketPerSlash64) {
   EXPECT_TRUE(rl.allow(b, true, 0));
 }
 
-TEST(KeRateLimiter, FullTableDropsRefilledBucketsAndFailsOpen) {
+TEST(KeRateLimiter, FullTableDropsARefilledBucketForANewcomer) {
   KeRateLimiter rl({.per_second = 1, .burst = 2, .max_addresses = 2});
   EXPECT_TRUE(rl.allow(v4(1), false, 0));
   EXPECT_TRUE(rl.allow(v4(2), false, 0));
-  EXPECT_TRUE(rl.allow(v4(3), false, 0));  // table full, nothing refilled: allowed untracked
+  // 10 s later both have refilled: the least recent (1) carries nothing and
+  // makes room; 3 gets a full burst.
+  EXPECT_EQ(rl.check(v4(3), false, 10 * kSecond), RateVerdict::kAllowed);
+  EXPECT_EQ(rl.check(v4(3), false, 10 * kSecond), RateVerdict::kAllowed);
   EXPECT_EQ(rl.tracked(), 2u);
-  EXPECT_TRUE(rl.allow(v4(3), false, 10 * kSecond));  // both refilled → evicted, 3 tracked
-  EXPECT_EQ(rl.tracked(), 1u);
+  EXPECT_EQ(rl.evicted(), 0u);
+}
+
+TEST(KeRateLimiter, FullTableFailsClosed) {
+  KeRateLimiter rl({.per_second = 1, .burst = 2, .max_addresses = 2});
+  EXPECT_TRUE(rl.allow(v4(1), false, 0));
+  EXPECT_TRUE(rl.allow(v4(2), false, 0));
+  // Full, and nothing has refilled: a new address is refused, not let through untracked.
+  EXPECT_EQ(rl.check(v4(3), false, 0), RateVerdict::kTableFull);
+  EXPECT_EQ(rl.tracked(), 2u);
+  EXPECT_EQ(rl.evicted(), 1u);
+  // It is tracked now (with an empty bucket): a retry one token later gets through.
+  EXPECT_EQ(rl.check(v4(3), false, kSecond / 2), RateVerdict::kLimited);
+  EXPECT_EQ(rl.check(v4(3), false, kSecond), RateVerdict::kAllowed);
+}
+
+TEST(KeRateLimiter, EvictionTakesTheLeastRecentlyUsedAndAnEvictedAddressStaysLimited) {
+  KeRateLimiter rl({.per_second = 1, .burst = 3, .max_addresses = 3});
+  for (uint8_t a = 1; a <= 3; ++a) EXPECT_TRUE(rl.allow(v4(a), false, 0));
+  // Address 1 keeps coming back until its bucket is empty: it is the most recent.
+  EXPECT_TRUE(rl.allow(v4(1), false, 1));
+  EXPECT_TRUE(rl.allow(v4(1), false, 2));
+  EXPECT_FALSE(rl.allow(v4(1), false, 3));
+  // Two new addresses evict 2 and 3 (least recent), not 1, whose empty bucket stays.
+  EXPECT_EQ(rl.check(v4(10), false, 4), RateVerdict::kTableFull);
+  EXPECT_EQ(rl.check(v4(11), false, 5), RateVerdict::kTableFull);
+  EXPECT_EQ(rl.check(v4(1), false, 6), RateVerdict::kLimited);
+  // A larger flood evicts 1 too; coming back it is a newcomer in a full table:
+  // refused again, never handed a fresh burst.
+  for (uint8_t a = 20; a < 30; ++a) EXPECT_EQ(rl.check(v4(a), false, 7), RateVerdict::kTableFull);
+  EXPECT_EQ(rl.check(v4(1), false, 8), RateVerdict::kTableFull);
+  EXPECT_EQ(rl.evicted(), 2u + 10u + 1u);
 }
 
 TEST(KeRateLimiter, ZeroRateDisables) {

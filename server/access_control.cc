@@ -49,7 +49,10 @@ constexpr uint32_t kTimeServiceDenied = bit(RestrictFlag::kIgnore) | bit(Restric
 }  // namespace
 
 bool AccessDecision::drop() const { return (flags & kTimeServiceDenied) != 0; }
-bool AccessDecision::limited() const { return has(RestrictFlag::kLimited); }
+bool AccessDecision::limited() const {
+  return has(RestrictFlag::kLimited) || has(RestrictFlag::kLimited64);
+}
+bool AccessDecision::limited_per_64() const { return has(RestrictFlag::kLimited64); }
 // NTPsec acts on `kod` only when `limited` fires (ntp_monitor clears RES_KOD
 // otherwise), so kod alone does nothing.
 bool AccessDecision::kod() const { return limited() && has(RestrictFlag::kKod); }
@@ -92,7 +95,7 @@ AccessTable::AccessTable(std::span<const config::RestrictEntry> entries) {
   };
   for (const config::RestrictEntry& e : entries) {
     if (e.is_source) continue;
-    if (e.has(RestrictFlag::kLimited)) any_limited_ = true;
+    if (e.has(RestrictFlag::kLimited) || e.has(RestrictFlag::kLimited64)) any_limited_ = true;
     if (e.is_default) {
       // `restrict default` sets both families' default; `-4`/`-6` one.
       if (e.family != IpFamily::kIPv6) add(v4, 0, uint32_t{0}, e);

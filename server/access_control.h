@@ -20,7 +20,8 @@ struct AccessDecision {
 
   bool has(config::RestrictFlag f) const { return (flags & config::bit(f)) != 0; }
   bool drop() const;           // ignore or noserve: no reply at all
-  bool limited() const;        // limited: pass through the RateLimiter
+  bool limited() const;        // limited or limited64: pass through the RateLimiter
+  bool limited_per_64() const;  // limited64: an IPv6 client's rate-limit key is its /64
   bool kod() const;            // limited and kod: a limited request may get KoD RATE
   bool nts_only() const;       // notrust: serve NTS-authenticated requests only
   bool version4_only() const;  // version: serve NTPv4 requests only
@@ -39,7 +40,7 @@ class AccessTable {
   // Same for a decoded key and UDP source port.
   AccessDecision lookup(const ClientKey& key, uint16_t port) const;
 
-  bool any_limited() const { return any_limited_; }      // some entry has `limited`
+  bool any_limited() const { return any_limited_; }      // some entry has `limited`/`limited64`
   size_t size() const { return v4_.rules + v6_.rules; }  // distinct address/prefix entries
 
   struct U128 {

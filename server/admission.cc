@@ -30,7 +30,11 @@ Admission Gate::check(const sockaddr* peer, std::span<const uint8_t> request, in
     if (flake_state_ % 10 == 0) return {Admit::kDrop, DropReason::kRestricted};
   }
   if (decision.limited() && limiter_ != nullptr) {
-    switch (limiter_->check(*key, now_ns, decision.kod())) {
+    // `limited64`: an IPv6 host usually owns a whole /64 and can send from any
+    // address in it, so per-address buckets would let it multiply its rate by
+    // 2^64; one bucket per /64 keeps it to one client's share.
+    const ClientKey limit_key = decision.limited_per_64() ? key->prefix64() : *key;
+    switch (limiter_->check(limit_key, now_ns, decision.kod())) {
       case RateVerdict::kAllow: break;
       case RateVerdict::kLimitedDrop: return {Admit::kDrop, DropReason::kRateLimited};
       case RateVerdict::kLimitedKod: return {Admit::kKissRate, DropReason::kRateLimited};

@@ -1,5 +1,7 @@
 #include "server/batch_responder.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -58,7 +60,14 @@ DropReason classify(std::span<const uint8_t> request, NtsRequest* nts, NtsShape*
 
 }  // namespace
 
+// Session keys (and the decrypted request fields) live in this per-worker
+// scratch only for the batch that needs them: finish() wipes what the batch
+// used, prepare() wipes anything a batch left behind without a finish(), and
+// the destructor wipes it all (OPENSSL_cleanse through crypto::wipe_session_keys).
 struct BatchResponder::Scratch {
+  ~Scratch() { wipe(kMaxBatch, kMaxBatch, kMaxFreshCookies, kMaxBatch); }
+  void wipe(size_t opened, size_t verifying, size_t fresh, size_t sealing);
+
   const crypto::KeySnapshot* keys = nullptr;
   const ServerState* state = nullptr;
 
@@ -73,6 +82,8 @@ struct BatchResponder::Scratch {
   std::array<crypto::AuthToVerify, kMaxBatch> to_verify{};
   std::array<crypto::SessionKeys, kMaxBatch> verify_keys{};
   std::array<bool, kMaxBatch> verified{};
+  size_t verify_count = 0;
+  std::array<size_t, kMaxBatch> plaintext_length{};
   std::array<std::array<uint8_t, kMaxRequestPlaintext>, kMaxBatch> request_plaintext{};
 
   // Replies waiting for finish(): fresh cookies and the authenticator.
@@ -88,6 +99,7 @@ struct BatchResponder::Scratch {
   std::array<Pending, kMaxBatch> pending{};
 
   // Phase 2.
+  size_t cookie_count = 0;
   std::array<crypto::SessionKeys, kMaxFreshCookies> cookie_sessions{};
   std::array<uint8_t, kMaxFreshCookies * crypto::kCookieNonceLength> cookie_nonces{};
   std::array<uint8_t*, kMaxFreshCookies> cookie_out{};
@@ -99,16 +111,32 @@ struct BatchResponder::Scratch {
   std::array<bool, kMaxBatch> sealed{};
 };
 
+void BatchResponder::Scratch::wipe(size_t opened, size_t verifying, size_t fresh, size_t sealing) {
+  crypto::wipe_session_keys(std::span(sessions.data(), opened));
+  crypto::wipe_session_keys(std::span(verify_keys.data(), verifying));
+  crypto::wipe_session_keys(std::span(cookie_sessions.data(), fresh));
+  crypto::wipe_session_keys(std::span(seal_keys.data(), sealing));
+  for (size_t m = 0; m < verifying; ++m) {
+    if (plaintext_length[m] > 0) OPENSSL_cleanse(request_plaintext[m].data(), plaintext_length[m]);
+    plaintext_length[m] = 0;
+  }
+}
+
+void BatchResponder::wipe_batch() {
+  Scratch& s = *scratch_;
+  s.wipe(s.nts_count, s.verify_count, s.cookie_count, s.pending_count);
+  s.nts_count = s.verify_count = s.cookie_count = s.pending_count = 0;
+}
+
 BatchResponder::BatchResponder() : scratch_(std::make_unique<Scratch>()) {}
 BatchResponder::~BatchResponder() = default;
 
 void BatchResponder::prepare(std::span<const Request> requests, const ServerState& state,
                              const NtsPolicy& nts, std::span<Reply> replies) {
+  wipe_batch();  // a previous batch that never reached finish()
   Scratch& s = *scratch_;
   s.keys = nts.keys;
   s.state = &state;
-  s.nts_count = 0;
-  s.pending_count = 0;
   const size_t count = std::min({requests.size(), replies.size(), kMaxBatch});
   for (size_t i = 0; i < count; ++i) {
     const std::span<const uint8_t> request = requests[i].bytes;
@@ -154,6 +182,13 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
                                 std::span<Reply> replies) {
   Scratch& s = *scratch_;
   const size_t n = s.nts_count;
+  if (!nts.keys->current().valid) {
+    // Fail closed: with no valid key to seal fresh cookies there is no reply
+    // to give; counted, never sealed with a zero or stale key.
+    for (size_t j = 0; j < n; ++j)
+      replies[s.reply_of[j]].verdict = Verdict::drop(DropReason::kNtsNoSealKey);
+    return;
+  }
   crypto::open_cookies_batched(std::span(s.cookies.data(), n), *nts.keys,
                                std::span(s.sessions.data(), n), std::span(s.statuses.data(), n));
 
@@ -175,16 +210,19 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
       continue;
     }
     const size_t sealed_length = req.ciphertext.size();
-    if (sealed_length - crypto::kAeadTagLength > kMaxRequestPlaintext) {
+    if (sealed_length - crypto::kAeadTagLength > kMaxRequestPlaintext ||
+        !nonce_room_ok(req, s.sessions[j].aead)) {
       replies[r].verdict = Verdict::drop(DropReason::kNtsMalformed);
       continue;
     }
+    s.plaintext_length[m] = sealed_length - crypto::kAeadTagLength;
     s.to_verify[m] = {req.associated_data, req.nonce, req.ciphertext,
                       s.request_plaintext[m].data()};
     s.verify_keys[m] = s.sessions[j];
     s.verify_of[m] = j;
     ++m;
   }
+  s.verify_count = m;
   crypto::verify_authenticators_batched(std::span(s.to_verify.data(), m),
                                         std::span(s.verify_keys.data(), m),
                                         std::span(s.verified.data(), m));
@@ -199,6 +237,13 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
     }
     const NtsRequest& req = s.parsed[j];
     const crypto::SessionKeys& session = s.sessions[j];
+    const auto encrypted_placeholders = count_encrypted_placeholders(
+        std::span(s.request_plaintext[v].data(), s.plaintext_length[v]), req.cookie.size());
+    if (!encrypted_placeholders) {
+      reply.verdict = Verdict::drop(DropReason::kNtsMalformed);
+      continue;
+    }
+    const size_t asked = std::min(req.cookies_asked + *encrypted_placeholders, kMaxCookiesPerReply);
     const size_t nonce_length = crypto::aead_nonce_length(session.aead);
     const size_t cookie_length = crypto::cookie_length(session.aead);
     const size_t auth_offset = kNtpHeaderSize + kEfHeaderSize + pad4(req.unique_id.size());
@@ -210,7 +255,7 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
       reply.verdict = Verdict::drop(DropReason::kNtsNoRoom);
       continue;
     }
-    const size_t cookies = std::min(req.cookies_asked, (reply.buffer.size() - fixed) / per_cookie);
+    const size_t cookies = std::min(asked, (reply.buffer.size() - fixed) / per_cookie);
     write_reply_header(requests[r].bytes, requests[r].rx_time, *s.state, reply.buffer);
     proto::write_extension_field(reply.buffer.subspan(kNtpHeaderSize), proto::kEfUniqueIdentifier,
                                  req.unique_id);
@@ -227,7 +272,10 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
     }
   }
   Scratch& s = *scratch_;
-  if (s.pending_count == 0) return;
+  if (s.pending_count == 0) {
+    wipe_batch();
+    return;
+  }
 
   // Fresh cookies, each inside its NTS Cookie field in the reply's plaintext.
   size_t k = 0;
@@ -242,6 +290,7 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
       ++k;
     }
   }
+  s.cookie_count = k;
   const bool nonces_ok =
       nonces_.fill(std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength)) &&
       nonces_.fill(std::span(s.reply_nonces.data(), s.pending_count * 16));
@@ -286,6 +335,7 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
     std::memcpy(auth + 8, s.to_seal[p].nonce.data(), pending.nonce_length);
     std::memset(auth + 8 + pending.nonce_length, 0, pad4(pending.nonce_length) - pending.nonce_length);
   }
+  wipe_batch();
 }
 
 }  // namespace ntsd::server

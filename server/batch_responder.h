@@ -58,6 +58,8 @@ class BatchResponder {
 
  private:
   struct Scratch;
+  // Wipes the session keys and decrypted fields the last batch left in the scratch.
+  void wipe_batch();
   void answer_nts(std::span<const Request> requests, const NtsPolicy& nts, std::span<Reply> replies);
   std::unique_ptr<Scratch> scratch_;
   crypto::NonceSource nonces_;

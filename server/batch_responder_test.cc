@@ -201,6 +201,30 @@ TEST_F(NtsRespond, drops_nts_when_no_keys_are_loaded) {
   EXPECT_EQ(respond(request, kRx, state_, out).reason, DropReason::kNtsNotAvailable);
 }
 
+// Keys fail closed: while the current master key is not valid (its
+// derivation failed), no fresh cookie can be sealed, so NTS requests are
+// dropped and counted — never answered with a cookie under a zero key.
+TEST_F(NtsRespond, drops_nts_requests_while_the_sealing_key_is_invalid) {
+  crypto::KeySnapshot broken(keys_->current_epoch(), keys_->retention_epochs(),
+                             keys_->slot_count());
+  for (int64_t e = keys_->current_epoch() - keys_->retention_epochs();
+       e <= keys_->current_epoch() + 1; ++e) {
+    broken.mutable_slot(e) = *keys_->at_epoch(e);
+  }
+  broken.mutable_slot(keys_->current_epoch()).valid = false;
+  const auto yesterday = ring_.snapshot_at(kNow - 86400);
+  const auto request = request_bytes(make_session(yesterday->current(), 14), 1, uid_);
+  std::vector<uint8_t> out(request.size());
+  const Verdict v = respond(request, kRx, state_, out, NtsPolicy{&broken, false}, kTx);
+  EXPECT_FALSE(v.is_reply());
+  EXPECT_EQ(v.reason, DropReason::kNtsNoSealKey);
+  // Plain requests are still served.
+  std::vector<uint8_t> plain(48, 0);
+  plain[0] = 0x23;
+  plain[47] = 1;
+  EXPECT_TRUE(respond(plain, kRx, state_, out, NtsPolicy{&broken, false}, kTx).is_reply());
+}
+
 // A batch mixing plain, NTS, NAK and malformed requests answers each correctly.
 TEST_F(NtsRespond, batch_of_mixed_requests) {
   BatchResponder responder;

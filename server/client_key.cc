@@ -31,6 +31,13 @@ bool ClientKey::is_ipv4() const {
   return std::memcmp(bytes.data(), kMappedPrefix.data(), kMappedPrefix.size()) == 0;
 }
 
+ClientKey ClientKey::prefix64() const {
+  if (is_ipv4()) return *this;
+  ClientKey key = *this;
+  std::memset(key.bytes.data() + 8, 0, 8);
+  return key;
+}
+
 uint32_t ClientKey::ipv4_address() const {
   return uint32_t{bytes[12]} << 24 | uint32_t{bytes[13]} << 16 | uint32_t{bytes[14]} << 8 |
          uint32_t{bytes[15]};

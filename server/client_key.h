@@ -16,6 +16,9 @@ struct ClientKey {
   static ClientKey ipv4(uint32_t address_host_order);
   static ClientKey ipv6(const std::array<uint8_t, 16>& address);
   bool is_ipv4() const;           // in ::ffff:0:0/96
+  // An IPv6 key with the interface identifier (low 64 bits) zeroed: one key per /64. An IPv4
+  // (mapped) key is returned unchanged — masking it would lump every IPv4 client together.
+  ClientKey prefix64() const;
   uint32_t ipv4_address() const;  // host order; meaningful when is_ipv4()
   bool operator==(const ClientKey&) const = default;
 };

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
+#include "clock/nts_codec_testing.h"
+#include "crypto/key_ring.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
 
@@ -176,16 +179,76 @@ TEST(Respond, drops_malformed_nts_fields_while_nts_is_off) {
   EXPECT_EQ(answer(request, out).reason, DropReason::kNtsMalformed);
 }
 
+// No amplification, for every kind of reply: plain, NTS with 0..7
+// placeholders for every AEAD and Unique Identifier length, NAKs (tampered,
+// unknown and expired keys) and KoD RATE for plain and NTS requests. One
+// batch, with reply buffers twice the request's size so that only the
+// request path's own rules — not a request-sized buffer — keep each reply no
+// larger than its request; and each kind must actually occur, so the test
+// cannot pass by dropping everything.
 TEST(Respond, reply_is_never_larger_than_the_request) {
-  std::vector<uint8_t> out;
-  for (size_t extra = 0; extra <= 64; extra += 4) {
+  constexpr int64_t kNow = 1'900'000'000;
+  crypto::KeyRing ring(std::vector<uint8_t>(32, 9));
+  const auto keys = ring.snapshot_at(kNow);
+  const auto expired = ring.snapshot_at(kNow - 30 * 86400);
+  const auto future = ring.snapshot_at(kNow + 300 * 86400);
+
+  std::vector<std::vector<uint8_t>> requests;
+  std::vector<bool> kiss;
+  for (size_t extra = 0; extra <= 64; extra += 4) {  // plain, with an unknown field
     auto request = client_request();
     if (extra >= 4) append_field(request, 0x2005, extra - 4);
-    const Verdict verdict = answer(request, out);
-    if (verdict.is_reply()) {
-      EXPECT_LE(verdict.reply_size, request.size());
+    requests.push_back(request);
+    kiss.push_back(extra == 8);
+  }
+  uint32_t seed = 1;
+  for (const auto aead : {crypto::AeadId::kAesSivCmac256, crypto::AeadId::kAesSivCmac384,
+                          crypto::AeadId::kAesSivCmac512, crypto::AeadId::kAes128GcmSiv}) {
+    for (size_t uid_length : {32u, 64u}) {
+      const std::vector<uint8_t> uid(uid_length, 0x5c);
+      for (size_t placeholders = 0; placeholders <= 7; ++placeholders) {
+        const auto session = clock::testing::sealed_session(keys->current(), seed++, aead);
+        requests.push_back(clock::testing::request_bytes(session, 100 + seed, uid, placeholders));
+        kiss.push_back(placeholders == 3);  // KoD RATE for an NTS request
+        const auto tampered = clock::testing::with_tampered_cookie(session, 33, 0x04);
+        requests.push_back(clock::testing::request_bytes(tampered, 200 + seed, uid, placeholders));
+        kiss.push_back(false);
+      }
+      const auto old = clock::testing::sealed_session(expired->current(), seed++, aead);
+      requests.push_back(clock::testing::request_bytes(old, 300 + seed, uid, 2));
+      kiss.push_back(false);
+      const auto unknown = clock::testing::sealed_session(future->current(), seed++, aead);
+      requests.push_back(clock::testing::request_bytes(unknown, 400 + seed, uid, 0));
+      kiss.push_back(false);
     }
   }
+
+  size_t kinds[4] = {};
+  BatchResponder responder;
+  for (size_t base = 0; base < requests.size(); base += kMaxBatch) {
+    const size_t n = std::min(kMaxBatch, requests.size() - base);
+    std::vector<Request> in;
+    std::vector<std::vector<uint8_t>> buffers;
+    std::vector<Reply> replies;
+    for (size_t i = base; i < base + n; ++i) {
+      ASSERT_FALSE(requests[i].empty()) << i;
+      in.push_back({requests[i], kRxTime, false, kiss[i]});
+      buffers.emplace_back(2 * requests[i].size(), 0);
+    }
+    for (auto& b : buffers) replies.push_back({b, {}});
+    responder.prepare(in, local_reference_state(), NtsPolicy{keys.get(), false}, replies);
+    responder.finish(kRxTime, replies);
+    for (size_t i = 0; i < n; ++i) {
+      const Verdict& v = replies[i].verdict;
+      ASSERT_TRUE(v.is_reply()) << base + i << ": " << drop_reason_name(v.reason);
+      EXPECT_LE(v.reply_size, requests[base + i].size()) << base + i;
+      ++kinds[static_cast<size_t>(v.kind)];
+    }
+  }
+  EXPECT_GT(kinds[static_cast<size_t>(ReplyKind::kPlain)], 0u);
+  EXPECT_GE(kinds[static_cast<size_t>(ReplyKind::kNts)], 4u * 2 * 7);
+  EXPECT_GE(kinds[static_cast<size_t>(ReplyKind::kNak)], 4u * 2 * 10);
+  EXPECT_GE(kinds[static_cast<size_t>(ReplyKind::kKissRate)], 1u + 4 * 2);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "server/worker.h"
 
 namespace ntsd::server {
@@ -32,6 +34,17 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
   }
   std::unique_ptr<Server> server(new Server());
   const int workers = options.workers > 0 ? options.workers : online_cpus();
+  // Each worker needs a key-reader slot of the key publisher; a worker
+  // without one would drop every NTS request (silent NTS loss), so too many
+  // workers is a start-up error, checked before any socket is opened.
+  if (options.keys != nullptr &&
+      static_cast<size_t>(workers) > crypto::SnapshotPublisherBase::kMaxReaders) {
+    *error = std::to_string(workers) + " workers, but NTS supports at most " +
+             std::to_string(crypto::SnapshotPublisherBase::kMaxReaders) +
+             " (one cookie-key reader slot each); set 'workers " +
+             std::to_string(crypto::SnapshotPublisherBase::kMaxReaders) + "' or fewer in ntp.conf";
+    return nullptr;
+  }
   server->worker_sockets_.resize(workers);
 
   // Socket i of every group belongs to worker i: the steering program's index
@@ -71,13 +84,24 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
     server->counters_.push_back(std::make_unique<WorkerCounters>());
   }
 
-  const int cpus = online_cpus();
+  // Every worker is built (and has its key-reader slot) before any thread
+  // runs, so a shortage fails the start instead of leaving a worker without NTS.
+  std::vector<std::shared_ptr<Worker>> built;
   for (int w = 0; w < workers; ++w) {
     const WorkerShared shared{&state,         &clock,         options.keys, options.require_nts,
                               options.access, options.rate_limit};
-    auto worker = std::make_shared<Worker>(std::move(ios[w]), shared, *server->counters_[w]);
+    built.push_back(std::make_shared<Worker>(std::move(ios[w]), shared, *server->counters_[w]));
+    if (!built.back()->has_key_reader()) {
+      *error = "worker " + std::to_string(w) + ": no free cookie-key reader slot (" +
+               std::to_string(crypto::SnapshotPublisherBase::kMaxReaders) +
+               " in all, some taken by other threads); run fewer workers";
+      return nullptr;
+    }
+  }
+  const int cpus = online_cpus();
+  for (int w = 0; w < workers; ++w) {
     Server* raw = server.get();
-    server->threads_.emplace_back([worker, raw] { worker->run(raw->stop_); });
+    server->threads_.emplace_back([worker = built[w], raw] { worker->run(raw->stop_); });
     if (options.pin_workers) pin_to_cpu(server->threads_.back(), w % cpus);
   }
   return server;

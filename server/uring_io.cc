@@ -100,6 +100,7 @@ class UringIo final : public PacketIo {
                std::strerror(-ret);
       return false;
     }
+    if (deferred_start_ && !restrict_ring(params.features, error)) return false;
     buffers_.resize(size_t{kBufferCount} * kBufferSize);
     io_uring_buf_ring_init(buf_ring_);
     for (unsigned bid = 0; bid < kBufferCount; ++bid) {
@@ -184,6 +185,33 @@ class UringIo final : public PacketIo {
 
  private:
   uint8_t* buffer(unsigned bid) { return buffers_.data() + size_t{bid} * kBufferSize; }
+
+  // Least privilege for the ring itself (issue 12): while it is still
+  // disabled, allow only the opcodes this backend submits and the one SQE
+  // flag it sets; with no register opcode allowed, every io_uring_register
+  // after enabling fails with EACCES (the buffer ring is refilled through
+  // shared memory, not by registering). A ring made without
+  // IORING_SETUP_R_DISABLED (kernels before 6.1) cannot be restricted.
+  bool restrict_ring(uint32_t features, std::string* error) {
+    io_uring_restriction rules[4]{};
+    unsigned count = 0;
+    rules[count].opcode = IORING_RESTRICTION_SQE_OP;
+    rules[count++].sqe_op = IORING_OP_RECVMSG;
+    rules[count].opcode = IORING_RESTRICTION_SQE_OP;
+    rules[count++].sqe_op = IORING_OP_SENDMSG;
+    if (!(features & IORING_FEAT_EXT_ARG)) {  // liburing then waits with a TIMEOUT SQE
+      rules[count].opcode = IORING_RESTRICTION_SQE_OP;
+      rules[count++].sqe_op = IORING_OP_TIMEOUT;
+    }
+    rules[count].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+    rules[count++].sqe_flags = IOSQE_BUFFER_SELECT;
+    // Raw call, as for enabling: liburing 2.3 does not export io_uring_register_restrictions().
+    if (syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_RESTRICTIONS, rules, count) < 0) {
+      *error = std::string("io_uring register restrictions: ") + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
 
   // Enables the ring in the calling thread (with deferred task running, the
   // only thread that may submit) and arms one multishot receive per socket.

@@ -15,6 +15,8 @@ const char* drop_reason_name(DropReason reason) {
     case DropReason::kNtsBadAuthenticator: return "nts_bad_authenticator";
     case DropReason::kNtsNoRoom: return "nts_no_room";
     case DropReason::kNtsCryptoFailure: return "nts_crypto_failure";
+    case DropReason::kNtsNoSealKey:
+      return "nts_no_seal_key";
     case DropReason::kNtsRequired: return "nts_required";
     case DropReason::kRestricted: return "restricted";
     case DropReason::kRateLimited: return "rate_limited";

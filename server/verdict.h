@@ -17,6 +17,7 @@ enum class DropReason : uint8_t {
   kNtsBadAuthenticator,  // the request's authenticator does not verify
   kNtsNoRoom,            // not even one fresh cookie fits in a reply no larger than the request
   kNtsCryptoFailure,     // sealing failed (random source): never expected
+  kNtsNoSealKey,         // the current master key is not valid (derivation failed): fail closed
   kNtsRequired,          // a plain request under `nts require` or `restrict … notrust`
   kRestricted,           // `restrict … ignore|noserve|version|flake`
   kRateLimited,          // over the `limited` rate (no KoD, or the KoD itself limited)

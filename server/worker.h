@@ -36,6 +36,10 @@ class Worker {
   void run(const std::atomic<bool>& stop);
   // One receive → respond → send round; returns the number of datagrams handled.
   size_t run_once(int timeout_ms);
+  // False when NTS is on but every key-reader slot was taken (the server refuses to start).
+  bool has_key_reader() const {
+    return shared_.keys == nullptr || reader_ != crypto::SnapshotPublisherBase::kNoReader;
+  }
 
  private:
   std::unique_ptr<PacketIo> io_;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A cookie master-key rotation in the middle of a chrony NTS session causes no
 # NAK and no lost sample. ntsd runs from a config file in the NTS guide's
-# server form (`nts cert` + `nts key`, no `nts enable`), with `nts rotate 60`
+# server form (`nts cert` + `nts key`, no `nts enable`), with `nts rotate 60` (`nts keepkeys 1`: a minute-long period with the default 14 days would need 20,160 keys, which ntsd refuses)
 # and the demo certificate; chronyd 4.3 (-x: never touches the clock)
 # polls every second for ~75 s, so at least one rotation happens while it
 # holds cookies sealed with the previous key.
@@ -20,6 +20,7 @@ cat >"$dir/ntp.conf" <<CONF
 nts cert $state/demo-pki/cert.pem
 nts key $state/demo-pki/key.pem
 nts rotate 60
+nts keepkeys 1
 interface listen 127.0.0.1
 CONF
 "$NTSD" --check -c "$dir/ntp.conf" >/dev/null || fail "config rejected: $("$NTSD" --check -c "$dir/ntp.conf" 2>&1)"
