@@ -103,8 +103,17 @@ bool check_state_path(const std::string& path, const StateOwner& owner, bool han
 
 bool make_state_directory(const std::string& path, const StateOwner& owner, std::string* error) {
   std::error_code ec;
-  if (std::filesystem::create_directories(path, ec)) {
-    // New: private to the daemon user from the first moment.
+  // New: private to the daemon user from the first moment. mkdir itself gives
+  // the folder mode 0700: created with the umask's 0755 and then chmod'ed, a
+  // kill -9 between the two calls left a root-owned 0755 folder, which every
+  // later start with -u refuses (check_state_path) until an operator fixes it.
+  std::string leaf = path;
+  while (leaf.size() > 1 && leaf.back() == '/') leaf.pop_back();
+  const std::filesystem::path parent = std::filesystem::path(leaf).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  const bool created = !ec && ::mkdir(leaf.c_str(), 0700) == 0;
+  if (!ec && !created && errno != EEXIST) ec = std::error_code(errno, std::generic_category());
+  if (created) {
     std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
     if (!ec && handing_over(owner) && ::chown(path.c_str(), owner.uid, owner.gid) != 0) {
       *error = "cannot chown " + path + " to " + owner_text(owner) + ": " + std::strerror(errno);
