@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command (b): installs what is missing and runs the whole test suite:
 #   1. bazel test //...                  (unit, integration, interop, fuzz replay)
-#   2. bazel test --config=asan //...    (the same under AddressSanitizer + LeakSanitizer)
+#   2. bazel test --config=asan //...    (the same under AddressSanitizer + LeakSanitizer,
+#                                         except the attack-load tests tagged "load", whose
+#                                         figures are about speed and run in step 1)
 #   3. bazel test --config=tsan  on the concurrent pieces (snapshot publication)
 #   4. bazel test --config=fuzz //tests/fuzz/...   (clang + libFuzzer, 20 s per target)
 # CI (.ci/run) runs exactly this.
@@ -14,8 +16,8 @@ step() { echo; echo "=== $* ==="; }
 step "bazel test //..."
 bazel test //...
 
-step "bazel test --config=asan //..."
-bazel test --config=asan //...
+step "bazel test --config=asan //... (without the \"load\" tests)"
+bazel test --config=asan --test_tag_filters=-load //...
 
 step "bazel test --config=tsan (concurrency tests)"
 bazel test --config=tsan $(bazel query 'attr(tags, "tsan", tests(//...))' 2>/dev/null | tr '\n' ' ')
