@@ -742,9 +742,16 @@ void UpstreamClient::Impl::handle_reply(Association& a, std::span<const uint8_t>
     // selection), weighted by its round trip: the clock filter's pick changes
     // only every few polls, too rarely for the regression (measured: 10
     // picks in 30 min at poll 2^4..2^6 against chronyd's 43 updates).
-    if (a.unfed.size() < 64) {
-      a.unfed.push_back({sample->time_ns, sample->offset,
-                         std::max(1e-6, (sample->delay + sample->header.root_delay) / 2)});
+    // A sample whose round trip is well above the source's best one carries
+    // path asymmetry of up to the excess (a delayed reply, a queue): it is
+    // left out past 1.5x the filter's minimum delay (chrony's maxdelayratio
+    // idea), and otherwise weighted by its excess delay, so a burst of
+    // one-way delay cannot pull the regression.
+    const SourceEstimate& best = a.filter.estimate();
+    const double min_delay = best.valid ? std::min(best.delay, sample->delay) : sample->delay;
+    if (a.unfed.size() < 64 && sample->delay <= 1.5 * min_delay + 1e-4) {
+      const double error = (sample->delay - min_delay) + (min_delay + sample->header.root_delay) / 2;
+      a.unfed.push_back({sample->time_ns, sample->offset, std::max(1e-6, error)});
     }
     if (peerstats_) {
       const SourceEstimate& e = a.filter.estimate();
