@@ -24,9 +24,12 @@ alignas(16) inline constexpr uint8_t kZeroBlock[16] = {};
 
 // The block a chain absorbs at step s, chosen without branches (cmov): in
 // place, from the prepared tail, or a zero block once the chain is done.
+// The tail holds two blocks and a running chain is at most one past its
+// in-place blocks, so `& 1` keeps even a discarded pointer inside the tail
+// (a pointer past an array is undefined behaviour even if never read).
 inline const uint8_t* block_at(const Lane& l, uint32_t s) {
   const uint8_t* p =
-      s < l.nblocks ? l.data + 16 * static_cast<size_t>(s) : l.tail + 16 * (s - l.nblocks);
+      s < l.nblocks ? l.data + 16 * static_cast<size_t>(s) : l.tail + 16 * ((s - l.nblocks) & 1);
   return s < l.steps ? p : kZeroBlock;
 }
 
