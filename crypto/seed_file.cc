@@ -28,6 +28,8 @@ int hex_value(uint8_t c) {
   return -1;
 }
 
+}  // namespace
+
 // The one accepted form: exactly 64 hex digits, optionally followed by one
 // newline (what `openssl rand -hex 32 >FILE` writes). Anything looser (raw
 // bytes, spaces, longer seeds, CRLF) once let two fleet members read two
@@ -52,8 +54,6 @@ std::optional<std::vector<uint8_t>> decode_seed(const std::vector<uint8_t>& cont
   }
   return out;
 }
-
-}  // namespace
 
 std::optional<std::vector<uint8_t>> read_seed_file(const std::string& path, std::string& error) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -9,6 +9,10 @@
 
 namespace ntsd::crypto {
 
+// Decodes seed file content (pure): exactly 64 hex digits and at most one trailing newline;
+// nullopt with `why` set ("byte N is not a hex digit", "it holds N bytes") otherwise.
+std::optional<std::vector<uint8_t>> decode_seed(const std::vector<uint8_t>& content,
+                                                std::string& why);
 // Reads a seed: exactly 64 hex digits and at most one trailing newline (the
 // output of `openssl rand -hex 32`). nullopt with `error` set if missing, not
 // a regular file, in any other format, or readable or writable by group/others.

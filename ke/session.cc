@@ -111,23 +111,23 @@ void Session::on_handshake(const error_code& ec) {
   server_.count(SSL_version(ssl) == TLS1_3_VERSION ? kTls13 : kTls12);
   phase_ = Phase::kRequest;
   arm(server_.opts.deadline);
-  buf_ = std::make_unique<std::array<uint8_t, proto::kMaxKeRequestSize + 1>>();
+  reader_ = std::make_unique<RequestReader>();
   read();
 }
 
 void Session::read() {
   auto self = shared_from_this();
-  stream_->async_read_some(asio::buffer(buf_->data() + len_, buf_->size() - len_),
+  const std::span<uint8_t> space = reader_->space();
+  stream_->async_read_some(asio::buffer(space.data(), space.size()),
                            [self](const error_code& ec, size_t n) { self->on_read(ec, n); });
 }
 
 void Session::on_read(const error_code& ec, size_t n) {
-  len_ += n;
   if (ec && n == 0) {
     server_.count(timed_out_ ? kRequestTimeout : kRequestTruncated);
     return finish(false);
   }
-  const proto::KeRequestParse parse = proto::parse_ke_request(std::span(buf_->data(), len_));
+  const proto::KeRequestParse parse = reader_->add(n);
   if (parse.status == proto::KeRequestStatus::kIncomplete) {
     if (ec) {
       server_.count(timed_out_ ? kRequestTimeout : kRequestTruncated);

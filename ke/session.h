@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ke/conn_table.h"
+#include "ke/request_reader.h"
 #include "ke/server_impl.h"
 #include "proto/ke_record.h"
 
@@ -51,9 +52,7 @@ class Session : public Evictable, public std::enable_shared_from_this<Session> {
   std::shared_ptr<ssl::context> ctx_;               // taken at accept; kept across reloads
   std::optional<ssl::stream<tcp::socket>> stream_;  // from the first byte on (TLS buffers ~34 KB)
   asio::steady_timer timer_;
-  std::unique_ptr<std::array<uint8_t, proto::kMaxKeRequestSize + 1>>
-      buf_;  // after TLS; one byte more than allowed
-  size_t len_ = 0;
+  std::unique_ptr<RequestReader> reader_;  // after TLS
   std::vector<uint8_t> reply_;
   Phase phase_ = Phase::kFirstByte;
   bool timed_out_ = false;
