@@ -15,8 +15,10 @@ PACKAGES=(
   # libraries (wrapped in third_party/BUILD.bazel)
   liburing-dev libssl-dev libboost-dev libjemalloc-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcap-dev libseccomp-dev
+  prometheus-cpp-dev nlohmann-json3-dev libsystemd-dev
   # interop peers and test tools
   ntpsec ntpsec-ntpdig gnutls-bin openssl iproute2 procps ca-certificates jq
+  prometheus
 )
 PEERS_DIR="${NTSD_PEERS_DIR:-/var/cache/ntsd-peers}"
 
@@ -53,6 +55,11 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet ntpsec 2>/dev/
   $SUDO systemctl disable --now ntpsec >/dev/null 2>&1 || true
 fi
 pkill -x ntpd 2>/dev/null && echo "setup-dev: stopped the packaged ntpd" || true
+# Likewise the packaged Prometheus server: the metrics test runs its own on
+# loopback with a private storage directory.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 
 CHRONYD="$PEERS_DIR/chrony/usr/sbin/chronyd"
 if [[ ! -x "$CHRONYD" ]]; then
