@@ -43,6 +43,7 @@ class KeyRing {
   int64_t epoch_at(int64_t unix_seconds) const;
   // Older epochs kept besides current and next: ceil(retention / rotation).
   int64_t retention_epochs() const { return retention_epochs_; }
+  int64_t rotation_seconds() const { return rotation_; }
   // Ring slots: the power of two >= retention_epochs + 2.
   size_t slot_count() const { return slots_; }
   // A snapshot for this time: current, next and retained keys; keys already in `previous` are

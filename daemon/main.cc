@@ -20,6 +20,7 @@
 #include "daemon/privileges.h"
 #include "daemon/serve_plan.h"
 #include "daemon/state_dir.h"
+#include "daemon/status_collector.h"
 #include "server/server.h"
 
 namespace {
@@ -242,6 +243,9 @@ int main(int argc, char** argv) {
     log_line("clock: %zu upstream source(s); NTS sessions persist in %s", config->servers.size(),
              cookie_file.c_str());
   }
+  // What every operator interface reads (ntsctl, /metrics, ntpq).
+  const ntsd::daemon::StatusCollector status(*server, state, nts.get(), upstream.get());
+  (void)status;
   log_line("ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
 
   auto print_counters = [&](const char* prefix) {

@@ -40,6 +40,7 @@ class NtsService {
   const std::string& seed_file() const { return seed_file_; }
   const std::string& state_dir() const { return state_dir_; }
   int64_t current_key_epoch() const { return keys_->load()->current_epoch(); }
+  const crypto::KeyRing& ring() const { return *ring_; }
   void stop();
 
  private:
