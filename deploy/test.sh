@@ -13,6 +13,12 @@ deploy/setup-dev.sh
 
 step() { echo; echo "=== $* ==="; }
 
+# What a newcomer reads: the stages, progress at most every 30 s, a terse
+# summary and the log of a failing test. Every test's full log stays in
+# bazel-testlogs/<package>/<target>/test.log (.bazelrc keeps Bazel's sandbox
+# trace out of them).
+bazel() { command bazel "$1" --show_progress_rate_limit=30 "${@:2}"; }
+
 step "bazel test //..."
 bazel test //...
 
@@ -26,4 +32,4 @@ step "bazel test --config=fuzz //tests/fuzz/... (libFuzzer, 20 s per target)"
 bazel test --config=fuzz //tests/fuzz/...
 
 echo
-echo "All test stages passed."
+echo "All test stages passed. Logs of every test: bazel-testlogs/<package>/<target>/test.log"
