@@ -131,6 +131,14 @@ enum class StatsFile : uint32_t {
 
 enum class FileGenType : uint8_t { kNone, kPid, kDay, kWeek, kMonth, kYear, kAge };
 
+// `metrics ADDRESS:PORT` (ntsd): where the Prometheus /metrics endpoint listens.
+struct MetricsListen {
+  IpFamily family = IpFamily::kIPv4;  // kIPv4 or kIPv6
+  AddressBytes address{};
+  uint16_t port = 0;
+  bool operator==(const MetricsListen&) const = default;
+};
+
 // One `filegen NAME [file F] [type T] [enable|disable] [link|nolink]` line.
 struct FileGen {
   StatsFile stats = StatsFile::kLoopstats;
@@ -155,6 +163,7 @@ struct Config {
   std::vector<ListenAddress> listen;     // `interface listen`; empty: all addresses
   std::optional<uint16_t> ntp_port;      // `ntpport N`; unset means 123
   std::optional<int> workers;            // `workers N`, 1..1024; unset: one per core
+  std::optional<MetricsListen> metrics;  // `metrics ADDRESS:PORT`; unset: no /metrics endpoint
   std::string driftfile;
   std::string logfile;
   std::string statsdir;
@@ -171,6 +180,11 @@ struct Config {
   int discard_average = 3;             // log2 s of the minimum average headway (3: 8 s)
   int discard_minimum = 2;             // s of the minimum headway (guard time)
   std::optional<int> discard_monitor;  // MRU overflow sampling, NTPsec `discard monitor`
+  // `controlsocket PATH|none [group NAME]` (ntsd): the Unix socket ntsctl talks to. Empty path:
+  // the built-in default (daemon/control_actions.h); "none": no control socket. Empty group: the
+  // group ntsd runs as.
+  std::string control_socket;
+  std::string control_group;
   bool operator==(const Config&) const = default;
 };
 

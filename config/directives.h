@@ -30,5 +30,9 @@ void parse_logconfig(Cursor& c, Context& ctx);
 void parse_discard(Cursor& c, Context& ctx);
 // ntsd: `ntpport N` and `workers N`.
 void parse_ntsd_number(Cursor& c, Context& ctx);
+// ntsd: `metrics ADDRESS:PORT` (numeric IPv4, or [IPv6]:PORT).
+void parse_metrics(Cursor& c, Context& ctx);
+// ntsd: `controlsocket PATH|none [group NAME]`.
+void parse_controlsocket(Cursor& c, Context& ctx);
 
 }  // namespace ntsd::config

@@ -141,10 +141,18 @@ std::string to_text(const Config& c) {
   listen(out, c);
   if (c.ntp_port) line(out, "ntpport " + std::to_string(*c.ntp_port));
   if (c.workers) line(out, "workers " + std::to_string(*c.workers));
+  if (c.metrics) {
+    const std::string host = address_text(c.metrics->family, c.metrics->address);
+    line(out, "metrics " + (c.metrics->family == IpFamily::kIPv6 ? "[" + host + "]" : host) + ":" +
+                  std::to_string(c.metrics->port));
+  }
   path(out, "driftfile", c.driftfile);
   path(out, "logfile", c.logfile);
   path(out, "statsdir", c.statsdir);
   path(out, "leapfile", c.leapfile);
+  if (!c.control_socket.empty()) {
+    line(out, "controlsocket " + token(c.control_socket) + (c.control_group.empty() ? "" : " group " + token(c.control_group)));
+  }
   stats(out, c);
   for (const auto& t : c.tos) line(out, "tos " + t.name + " " + number(t.value));
   if (c.tinker_step) line(out, "tinker step " + number(*c.tinker_step));

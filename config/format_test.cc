@@ -23,6 +23,11 @@ void expect_round_trip(std::string_view text) {
 
 TEST(Format, DefaultsRoundTrip) { expect_round_trip(""); }
 
+TEST(Format, ControlSocketRoundTrips) {
+  expect_round_trip("controlsocket \"/run/my ntsd/ntsd.sock\" group adm\n");
+  expect_round_trip("controlsocket none\n");
+}
+
 TEST(Format, EverythingRoundTrips) {
   expect_round_trip(
       "server time.cloudflare.com nts iburst minpoll 4 maxpoll 9 noval prefer port 4461\n"
@@ -42,6 +47,11 @@ TEST(Format, EverythingRoundTrips) {
       "statistics usestats timingstats\nfilegen rawstats file \"raw #1\" type age enable link\n"
       "tos minclock 1.5 maxdist 0.25 cohort 1\nlogconfig all =syncall -clockinfo\n"
       "discard average 0 minimum 0 monitor 7\n");
+}
+
+TEST(Format, MetricsRoundTrips) {
+  expect_round_trip("metrics 127.0.0.1:9123\n");
+  expect_round_trip("metrics [::1]:9123\n");
 }
 
 }  // namespace

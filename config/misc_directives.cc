@@ -1,5 +1,5 @@
 // The smaller directives: paths, statistics, filegen, tos, logconfig,
-// discard, interface, and ntsd's ntpport / workers.
+// discard, interface, and ntsd's ntpport / workers / metrics.
 #include <cstdio>
 #include <string>
 
@@ -273,6 +273,53 @@ void parse_ntsd_number(Cursor& c, Context& ctx) {
     if (v && first) ctx.config.workers = static_cast<int>(*v);
     expect_end(c, ctx, "'workers N'");
   }
+}
+
+// An absolute path, so the daemon and ntsctl agree on it whatever their working
+// folders; a group name (or number) checked by the daemon at start-up, where
+// the group database is read.
+void parse_controlsocket(Cursor& c, Context& ctx) {
+  const std::string usage = "'controlsocket PATH|none [group NAME]'";
+  const bool first = ctx.once("controlsocket");
+  const auto v = ctx.value(c, usage);
+  if (!v) return;
+  if (*v != "none" && (v->empty() || v->front() != '/' || v->size() > 107)) {
+    ctx.error("controlsocket " + quoted(*v), "an absolute path of at most 107 bytes, or none");
+    return;
+  }
+  std::string group;
+  if (!c.done()) {
+    const std::string_view keyword = c.next();
+    if (keyword != "group") {
+      ctx.error(quoted(keyword) + " after " + c.quote(0, c.pos() - 1), "group NAME");
+      return;
+    }
+    const auto g = ctx.value(c, "a group name or number after 'group'");
+    if (!g) return;
+    group = std::string(*g);
+  }
+  expect_end(c, ctx, usage);
+  if (!first) return;
+  ctx.config.control_socket = std::string(*v);
+  ctx.config.control_group = group;
+}
+
+// A numeric address only: the endpoint is bound before ntsd drops its
+// privileges, with no resolver to ask, and a name could resolve to a public
+// address. The port is required: Prometheus has no well-known port for ntsd.
+void parse_metrics(Cursor& c, Context& ctx) {
+  const std::string_view usage = "'metrics ADDRESS:PORT', e.g. 'metrics 127.0.0.1:9123' or 'metrics [::1]:9123'";
+  const bool first = ctx.once("metrics");
+  const auto v = ctx.value(c, usage);
+  if (!v) return;
+  const auto hp = split_host_port(*v);
+  const auto ip = hp ? parse_ip(hp->host) : std::nullopt;
+  if (!ip || !hp->port) {
+    ctx.error(c.quote(0, c.pos()), usage);
+    return;
+  }
+  expect_end(c, ctx, usage);
+  if (first) ctx.config.metrics = MetricsListen{ip->family, ip->bytes, *hp->port};
 }
 
 }  // namespace ntsd::config

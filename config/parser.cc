@@ -41,6 +41,8 @@ constexpr Directive kDirectives[] = {
     {"discard", parse_discard},
     {"ntpport", parse_ntsd_number},
     {"workers", parse_ntsd_number},
+    {"metrics", parse_metrics},
+    {"controlsocket", parse_controlsocket},
 };
 
 // NTPsec directives ntsd knows but does not implement: named as such, so an

@@ -305,6 +305,21 @@ TEST(Parser, ExtraArgumentsAreErrors) {
             Strings{"ntp.conf:1: extra '5' after 'workers 4', expected 'workers N'"});
 }
 
+TEST(Parser, ControlSocket) {
+  const Config c = parse_ok("controlsocket /run/ntsd/ntsd.sock group adm\n");
+  EXPECT_EQ(c.control_socket, "/run/ntsd/ntsd.sock");
+  EXPECT_EQ(c.control_group, "adm");
+  EXPECT_EQ(parse_ok("controlsocket none\n").control_socket, "none");
+  EXPECT_EQ(errors_of("controlsocket run/x.sock\n"),
+            Strings{"ntp.conf:1: controlsocket 'run/x.sock', expected an absolute path of at most 107 bytes, "
+                    "or none"});
+  EXPECT_EQ(errors_of("controlsocket /x.sock owner root\n"),
+            Strings{"ntp.conf:1: 'owner' after 'controlsocket /x.sock', expected group NAME"});
+  EXPECT_EQ(errors_of("controlsocket /x.sock group\n").size(), 1u);
+  EXPECT_EQ(errors_of("controlsocket /a\ncontrolsocket /b\n").size(), 1u);
+  EXPECT_EQ(errors_of("controlsocket /" + std::string(107, 'a') + "\n").size(), 1u);
+}
+
 TEST(Parser, UnknownDirectiveMessage) {
   EXPECT_EQ(errors_of("server a\n\n\n\n\n\nnts_cert /x\n"),
             Strings{"ntp.conf:7: unknown directive 'nts_cert', expected a directive such as "
@@ -360,6 +375,36 @@ TEST(Parser, TinkerStepAndPanic) {
   EXPECT_EQ(bad.errors[0].rfind("f:1: tinker option 'allan' is not supported by ntsd", 0), 0u) << bad.errors[0];
   EXPECT_FALSE(parse_config_text("tinker step -1\n", "f").config);
   EXPECT_FALSE(parse_config_text("tinker step 1\ntinker step 2\n", "f").config);
+}
+
+}  // namespace
+}  // namespace ntsd::config
+
+namespace ntsd::config {
+namespace {
+
+// ntsd's `metrics ADDRESS:PORT`: numeric addresses only, port required, off by default.
+TEST(Parser, MetricsListenAddress) {
+  EXPECT_FALSE(parse_ok("").metrics);
+  const Config v4 = parse_ok("metrics 127.0.0.1:9123\n");
+  ASSERT_TRUE(v4.metrics);
+  EXPECT_EQ(v4.metrics->family, IpFamily::kIPv4);
+  EXPECT_EQ(v4.metrics->port, 9123);
+  EXPECT_EQ(address_text(v4.metrics->family, v4.metrics->address), "127.0.0.1");
+  const Config v6 = parse_ok("metrics [::1]:9123\n");
+  ASSERT_TRUE(v6.metrics);
+  EXPECT_EQ(v6.metrics->family, IpFamily::kIPv6);
+  EXPECT_EQ(address_text(v6.metrics->family, v6.metrics->address), "::1");
+  const std::string expected =
+      "expected 'metrics ADDRESS:PORT', e.g. 'metrics 127.0.0.1:9123' or 'metrics [::1]:9123'";
+  EXPECT_EQ(errors_of("\nmetrics 127.0.0.1\n"), Strings{"ntp.conf:2: 'metrics 127.0.0.1', " + expected});
+  EXPECT_EQ(errors_of("metrics localhost:9123\n"), Strings{"ntp.conf:1: 'metrics localhost:9123', " + expected});
+  EXPECT_EQ(errors_of("metrics 127.0.0.1:0\n"), Strings{"ntp.conf:1: 'metrics 127.0.0.1:0', " + expected});
+  EXPECT_EQ(errors_of("metrics ::1\n"), Strings{"ntp.conf:1: 'metrics ::1', " + expected});
+  EXPECT_EQ(errors_of("metrics\n"), Strings{"ntp.conf:1: 'metrics' without a value, " + expected});
+  EXPECT_EQ(errors_of("metrics 127.0.0.1:1 x\n"),
+            Strings{"ntp.conf:1: extra 'x' after 'metrics 127.0.0.1:1', " + expected});
+  EXPECT_FALSE(parse_config_text("metrics 127.0.0.1:1\nmetrics 127.0.0.1:2\n", "f").config);
 }
 
 }  // namespace
