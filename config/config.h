@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/logconfig.h"
+
 namespace ntsd::config {
 
 // Address family of an address, or of a `-4`/`-6` qualifier (kAny: none given).
@@ -176,6 +178,7 @@ struct Config {
   std::optional<double> tinker_step;
   std::optional<double> tinker_panic;
   std::vector<std::string> logconfig;  // `logconfig` items as written, e.g. "=syncall"
+  uint32_t log_mask = kLogAll;          // `logconfig` applied: the notice/info classes logged
   // Rate limiting of `restrict ... limited` (NTPsec `discard`).
   int discard_average = 3;             // log2 s of the minimum average headway (3: 8 s)
   int discard_minimum = 2;             // s of the minimum headway (guard time)

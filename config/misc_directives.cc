@@ -5,6 +5,7 @@
 
 #include "config/address.h"
 #include "config/directives.h"
+#include "config/logconfig.h"
 #include "config/values.h"
 
 namespace ntsd::config {
@@ -170,6 +171,9 @@ void parse_tinker(Cursor& c, Context& ctx) {
   }
 }
 
+// NTPsec's semantics (config/logconfig.h), applied item by item in order. A
+// class ntsd has no messages for is accepted, so an NTPsec file keeps
+// working, with a warning saying it changes nothing.
 void parse_logconfig(Cursor& c, Context& ctx) {
   const std::string_view expected =
       "a log class such as =syncall or +clockall: an optional +, - or = then all, or one of "
@@ -180,22 +184,13 @@ void parse_logconfig(Cursor& c, Context& ctx) {
   }
   while (!c.done()) {
     const std::string_view item = c.next();
-    std::string_view body = item;
-    if (!body.empty() && (body.front() == '+' || body.front() == '-' || body.front() == '=')) {
-      body.remove_prefix(1);
-    }
-    bool ok = body == "all";
-    for (std::string_view cls : {"all", "clock", "peer", "sys", "sync"}) {
-      if (body.substr(0, cls.size()) != cls) continue;
-      const std::string_view rest = body.substr(cls.size());
-      for (std::string_view what : {"all", "info", "events", "status", "statistics"}) {
-        if (rest == what) ok = true;
-      }
-    }
-    if (ok) {
-      ctx.config.logconfig.emplace_back(item);
-    } else {
+    if (!apply_logconfig_item(item, ctx.config.log_mask)) {
       ctx.error("unknown log class " + quoted(item), expected);
+      continue;
+    }
+    ctx.config.logconfig.emplace_back(item);
+    if ((logconfig_item_bits(item) & kLogUsedByNtsd) == 0) {
+      ctx.warn("logconfig " + quoted(item) + ": ntsd has no such messages; accepted, changes nothing");
     }
   }
 }
