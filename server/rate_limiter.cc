@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 
 namespace ntsd::server {
 namespace {
@@ -142,12 +143,21 @@ uint32_t RateLimiter::insert(uint64_t hi, uint64_t lo, uint32_t bucket, int64_t 
     bump(evictions_);
   }
   Node& n = nodes_[i];
-  n.key_hi = hi;
-  n.key_lo = lo;
-  n.last_ns = now_ns;
-  n.leak = 0;
+  // A new occupant: odd generation while the fields change (busiest()).
+  put(n.generation, n.generation + 1);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  put(n.key_hi, hi);
+  put(n.key_lo, lo);
+  put(n.last_ns, now_ns);
+  put(n.first_ns, now_ns);
+  put(n.requests, uint64_t{1});
+  put(n.leak, 0);
+  put(n.limited, 0u);
+  put(n.kod, 0u);
   n.referenced = 0;
   n.hash_next = buckets_[bucket];
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  put(n.generation, n.generation + 1);
   buckets_[bucket] = i;
   bump(inserts_);
   return i;
@@ -188,27 +198,30 @@ RateVerdict RateLimiter::check(const ClientKey& key, int64_t now_ns, bool kod) {
 
   Node& n = nodes_[i];
   const int64_t interval = interval_seconds(n.last_ns, now_ns);
-  n.last_ns = now_ns;
+  put(n.last_ns, now_ns);
+  put(n.requests, n.requests + 1);
   n.referenced = 1;
   const int64_t leak = std::max<int64_t>(0, int64_t{n.leak} - interval);
   const int64_t head = int64_t{1} << params_.average_log2;
   const int64_t limit = kShift * head;
   if (interval + 1 >= params_.minimum_s && leak + head < limit) {
-    n.leak = static_cast<int32_t>(leak + head - 2);
+    put(n.leak, static_cast<int32_t>(leak + head - 2));
     return RateVerdict::kAllow;
   }
   bump(limited_);
+  put(n.limited, n.limited + 1);
   if (leak >= limit) {
-    n.leak = static_cast<int32_t>(leak);
+    put(n.leak, static_cast<int32_t>(leak));
     return RateVerdict::kLimitedDrop;
   }
-  n.leak = static_cast<int32_t>(limit + head);
+  put(n.leak, static_cast<int32_t>(limit + head));
   if (!kod) return RateVerdict::kLimitedDrop;
   if (!take_kod_token(now_ns)) {
     bump(kod_capped_);
     return RateVerdict::kLimitedDrop;
   }
   bump(kod_);
+  put(n.kod, n.kod + 1);
   return RateVerdict::kLimitedKod;
 }
 
@@ -222,6 +235,67 @@ RateLimiterStats RateLimiter::stats() const {
   s.kod = kod_.load(std::memory_order_relaxed);
   s.kod_capped = kod_capped_.load(std::memory_order_relaxed);
   return s;
+}
+
+int64_t RateLimiter::limit_s() const { return kShift * (int64_t{1} << params_.average_log2); }
+
+// Memory ordering of the walk. busiest() runs on the control thread while the
+// worker keeps writing the table, and the worker must not pay for it: no lock,
+// no fence instruction, no read-modify-write. Every Node field the walk reads
+// is written by the worker with a relaxed atomic store (put()) and read here
+// with a relaxed load, so there is no data race (no undefined behaviour, clean
+// under TSan) and each field is read whole. Relaxed gives no consistent row,
+// though: insert() may hand an entry to a new client while the walk reads it.
+// So insert() makes the entry's generation odd before rewriting it and even
+// after, with compiler-only fences (atomic_signal_fence, no instruction) that
+// keep those stores in program order, and the walk reads the generation, the
+// fields, then the generation again (again between compiler-only fences),
+// dropping the row when the two differ or are odd. On x86-64 (TSO: stores
+// become visible in program order, loads are not reordered with loads) that is
+// a seqlock. On weakly ordered CPUs it is best effort: a rare row may pair one
+// client's address with its predecessor's counts — making that exact would
+// cost a release fence per insert, i.e. per packet of a spoofed-source flood.
+// A hit's own updates (last_ns, requests, leak) are not fenced: a row may show
+// a count from just before a request and a time from just after. Both are
+// acceptable for an operator's list, and nothing the worker decides depends on
+// the walk, which writes nothing.
+std::vector<ClientActivity> RateLimiter::busiest(size_t limit) const {
+  std::vector<ClientActivity> top;
+  if (limit == 0) return top;
+  const auto get = [](const auto& field) {
+    using T = std::remove_cvref_t<decltype(field)>;
+    return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+  };
+  // A min-heap on requests of the best `limit` rows seen so far.
+  const auto more = [](const ClientActivity& a, const ClientActivity& b) { return a.requests > b.requests; };
+  const size_t used = std::min<size_t>(entries_.load(std::memory_order_relaxed), capacity_);
+  top.reserve(std::min(limit, used) + 1);
+  for (size_t i = 0; i < used; ++i) {
+    const Node& n = nodes_[i];
+    const uint32_t before = get(n.generation);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    ClientActivity row;
+    const uint64_t hi = get(n.key_hi), lo = get(n.key_lo);
+    std::memcpy(row.key.bytes.data(), &hi, 8);
+    std::memcpy(row.key.bytes.data() + 8, &lo, 8);
+    row.requests = get(n.requests);
+    row.limited = get(n.limited);
+    row.kod = get(n.kod);
+    row.first_ns = get(n.first_ns);
+    row.last_ns = get(n.last_ns);
+    row.leak = get(n.leak);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if ((before & 1) != 0 || get(n.generation) != before || row.requests == 0) continue;
+    if (top.size() == limit) {
+      if (row.requests <= top.front().requests) continue;
+      std::pop_heap(top.begin(), top.end(), more);
+      top.pop_back();
+    }
+    top.push_back(row);
+    std::push_heap(top.begin(), top.end(), more);
+  }
+  std::sort_heap(top.begin(), top.end(), more);  // most requests first
+  return top;
 }
 
 }  // namespace ntsd::server

@@ -4,8 +4,8 @@
 // One table per worker, fixed memory: every entry is allocated at
 // construction; a new client past capacity evicts one not seen lately
 // (CLOCK, a second-chance approximation of NTPsec's least-recently-used
-// recycling). Time is injected. Single writer (the worker); stats() from any
-// thread.
+// recycling). Time is injected. Single writer (the worker); stats() and
+// busiest() from any thread.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +45,17 @@ struct RateLimiterStats {
   uint64_t kod_capped = 0;  // KoDs withheld by the per-worker cap
 };
 
+// One client entry as busiest() saw it (ntsctl clients, like ntpq's mrulist).
+struct ClientActivity {
+  ClientKey key;
+  uint64_t requests = 0;  // since first_ns (the entry is new again after an eviction)
+  uint32_t limited = 0;   // of those, refused by the rate limit
+  uint32_t kod = 0;       // of those, answered with KoD RATE
+  int64_t first_ns = 0;   // arrival of the first and latest request, as passed to check()
+  int64_t last_ns = 0;
+  int32_t leak = 0;       // NTPsec's leaky bucket, seconds; at or above limit_s: refused
+};
+
 class RateLimiter {
  public:
   static constexpr size_t kDefaultCapacity = 65536;
@@ -66,19 +77,31 @@ class RateLimiter {
   size_t capacity() const { return capacity_; }
   const RateLimitParams& params() const { return params_; }
   RateLimiterStats stats() const;
+  // The `limit` entries with the most requests, most first. Safe while the
+  // worker writes; a best-effort view (the ordering argument is in the .cc).
+  std::vector<ClientActivity> busiest(size_t limit) const;
+  // The bucket level at or above which a client's requests are refused, s.
+  int64_t limit_s() const;
   // Bytes allocated for a table of this capacity (the memory bound).
   static size_t memory_bytes(size_t capacity);
 
  private:
   static constexpr uint32_t kNil = 0x7fffffff;
-  struct Node {
+  // One cache line, so a lookup still touches one line; the fields busiest()
+  // reads are written with relaxed atomic stores (put()).
+  struct alignas(64) Node {
     uint64_t key_hi = 0, key_lo = 0;
-    int64_t last_ns = 0;             // arrival of the client's latest request
-    int32_t leak = 0;                // NTPsec's mon->leak, seconds
-    uint32_t hash_next : 31 = kNil;  // bucket chain
-    uint32_t referenced : 1 = 0;     // seen since the clock hand last passed
+    int64_t last_ns = 0;         // arrival of the client's latest request
+    int64_t first_ns = 0;        // arrival of its first request in this entry
+    uint64_t requests = 0;       // requests since first_ns
+    int32_t leak = 0;            // NTPsec's mon->leak, seconds
+    uint32_t hash_next = kNil;   // bucket chain
+    uint32_t limited = 0;        // requests refused
+    uint32_t kod = 0;            // KoD RATE answers
+    uint32_t generation = 0;     // odd while insert() rewrites the entry
+    uint8_t referenced = 0;      // seen since the clock hand last passed
   };
-  static_assert(sizeof(Node) == 32);
+  static_assert(sizeof(Node) == 64);
 
   uint64_t hash(uint64_t hi, uint64_t lo) const;
   uint32_t insert(uint64_t hi, uint64_t lo, uint32_t bucket, int64_t now_ns);
@@ -87,6 +110,11 @@ class RateLimiter {
   bool take_kod_token(int64_t now_ns);
   static void bump(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // A relaxed store of a Node field busiest() may be reading (a plain mov on x86-64 and ARM64).
+  template <typename T>
+  static void put(T& field, T value) {
+    std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
   }
 
   RateLimitParams params_;

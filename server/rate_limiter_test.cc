@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <map>
+#include <atomic>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "config/parser.h"
@@ -245,14 +247,57 @@ TEST(RateLimiter, EvictsAClientNotSeenLately) {
 }
 
 TEST(RateLimiter, MemoryBoundIsFixedAtConstruction) {
-  // 32-byte entries plus a 4-byte bucket per entry (power of two).
-  EXPECT_EQ(RateLimiter::memory_bytes(65536) - sizeof(RateLimiter), 65536u * 36u);
-  EXPECT_EQ(RateLimiter::memory_bytes(1000) - sizeof(RateLimiter), 1000u * 32u + 1024u * 4u);
+  // 64-byte entries (one cache line) plus a 4-byte bucket per entry (power of two).
+  EXPECT_EQ(RateLimiter::memory_bytes(65536) - sizeof(RateLimiter), 65536u * 68u);
+  EXPECT_EQ(RateLimiter::memory_bytes(1000) - sizeof(RateLimiter), 1000u * 64u + 1024u * 4u);
   RateLimiter tiny(0, params());
   EXPECT_EQ(tiny.capacity(), 1u);
   EXPECT_EQ(tiny.check(key(1), kT0), RateVerdict::kAllow);
   EXPECT_EQ(tiny.check(key(2), kT0), RateVerdict::kAllow);
   EXPECT_EQ(tiny.size(), 1u);
+}
+
+TEST(RateLimiter, BusiestListsTheClientsWithTheMostRequests) {
+  RateLimiter limiter(16, params(3, 2));
+  for (uint32_t c = 1; c <= 5; ++c) {
+    for (uint32_t r = 0; r < c * 3; ++r) limiter.check(key(c), kT0 + r * 10 * kMs);
+  }
+  const auto top = limiter.busiest(3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].key, key(5));
+  EXPECT_EQ(top[0].requests, 15u);
+  EXPECT_EQ(top[1].key, key(4));
+  EXPECT_EQ(top[2].key, key(3));
+  EXPECT_EQ(top[0].first_ns, kT0);
+  EXPECT_EQ(top[0].last_ns, kT0 + 14 * 10 * kMs);
+  // All but the first came faster than `discard minimum`: refused, one KoD.
+  EXPECT_EQ(top[0].limited, 14u);
+  EXPECT_EQ(top[0].kod, 1u);
+  EXPECT_GE(top[0].leak, limiter.limit_s());
+  EXPECT_EQ(limiter.limit_s(), 64);
+  EXPECT_EQ(limiter.busiest(100).size(), 5u);
+  EXPECT_TRUE(limiter.busiest(0).empty());
+  EXPECT_TRUE(RateLimiter(4, params()).busiest(10).empty());
+}
+
+TEST(RateLimiter, BusiestIsSafeWhileTheWorkerWrites) {
+  // Run under TSan (--config=tsan) too: the walk races the writer by design.
+  RateLimiter limiter(64, params(3, 0));
+  std::atomic<bool> stop{false};
+  std::thread worker([&] {
+    for (uint32_t r = 0; !stop.load(std::memory_order_relaxed); ++r) {
+      limiter.check(key(r % 200), kT0 + int64_t{r} * kMs);  // 200 clients in 64 entries: constant evictions
+    }
+  });
+  for (int walk = 0; walk < 2000; ++walk) {
+    for (const ClientActivity& row : limiter.busiest(10)) {
+      ASSERT_GE(row.requests, 1u);
+      ASSERT_LE(row.first_ns, row.last_ns + 1000 * kMs);
+      ASSERT_TRUE(row.key.is_ipv4());
+    }
+  }
+  stop.store(true);
+  worker.join();
 }
 
 TEST(RateLimiter, ParamsFromConfig) {

@@ -104,6 +104,10 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
     server->threads_.emplace_back([worker = built[w], raw] { worker->run(raw->stop_); });
     if (options.pin_workers) pin_to_cpu(server->threads_.back(), w % cpus);
   }
+  for (const auto& worker : built) {
+    server->rate_limiters_.push_back(worker->rate_limiter());
+    server->workers_.push_back(worker);
+  }
   return server;
 }
 

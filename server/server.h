@@ -31,6 +31,8 @@ struct ServerOptions {
   RateLimitParams rate_limit;                 // `discard average/minimum`
 };
 
+class Worker;
+
 class Server {
  public:
   // Opens every socket and starts the workers; nullptr and `error` on failure.
@@ -47,6 +49,8 @@ class Server {
   const std::string& fallback_reason() const { return fallback_reason_; }
   CounterTotals totals() const;
   const WorkerCounters& worker_counters(int worker) const { return *counters_[worker]; }
+  // A worker's rate-limit table (null without `restrict … limited`); lives as long as the Server.
+  const RateLimiter* rate_limiter(int worker) const { return rate_limiters_[worker]; }
 
  private:
   Server() = default;
@@ -56,6 +60,8 @@ class Server {
   const char* backend_name_ = "";
   std::string fallback_reason_;
   std::vector<std::unique_ptr<WorkerCounters>> counters_;
+  std::vector<const RateLimiter*> rate_limiters_;  // owned by the workers, which workers_ keeps alive
+  std::vector<std::shared_ptr<Worker>> workers_;
   std::vector<std::vector<int>> worker_sockets_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};

@@ -40,6 +40,8 @@ class Worker {
   bool has_key_reader() const {
     return shared_.keys == nullptr || reader_ != crypto::SnapshotPublisherBase::kNoReader;
   }
+  // The worker's `limited` table (null without one), for RateLimiter::busiest() from other threads.
+  const RateLimiter* rate_limiter() const { return gate_.rate_limiter(); }
 
  private:
   std::unique_ptr<PacketIo> io_;
