@@ -4,8 +4,11 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -32,9 +35,41 @@ std::string openssl_errors() {
   return out;
 }
 
-std::string with_openssl(const std::string& what, const boost::system::error_code& ec) {
-  const std::string detail = openssl_errors();
-  return what + ": " + (detail.empty() ? ec.message() : detail);
+// An operator reads "No such file or directory", not OpenSSL's
+// "error:10080002:BIO routines::system lib", which is all OpenSSL 3 says
+// when fopen fails. So the file is opened first, as the daemon will, and
+// errno speaks; OpenSSL is asked only about the contents.
+std::string unreadable_file(const std::string& what, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return what + " " + path + ": " + std::strerror(errno);
+  struct stat st;
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) return what + " " + path + ": not a regular file";
+  return "";
+}
+
+// An OpenSSL failure in words: Asio moves one error code into `ec` and may
+// leave more queued; the two an operator meets most are spelled out
+// wherever they are, else the most specific reason string. The queue is
+// cleared.
+std::string openssl_reason(const boost::system::error_code& ec) {
+  std::vector<unsigned long> codes;
+  while (const unsigned long e = ERR_get_error()) codes.push_back(e);
+  if (ec.category() == boost::asio::error::get_ssl_category() && ec.value() != 0) {
+    codes.push_back(static_cast<unsigned long>(ec.value()));
+  }
+  for (const unsigned long e : codes) {
+    if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+      return "no PEM block in it (expected -----BEGIN ...-----)";
+    }
+    if (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) return "it does not match the certificate";
+  }
+  // The first error is the innermost cause; SSL's "PEM lib" wrappers come later.
+  for (const unsigned long e : codes) {
+    if (const char* reason = ERR_reason_error_string(e); reason != nullptr) return reason;
+  }
+  return ec ? ec.message() : "unknown OpenSSL error";
 }
 
 // RFC 8915 §4: the client MUST offer ntske/1 and the server MUST refuse
@@ -108,15 +143,19 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsSettings& settings, std:
   }
   SSL_CTX* native = ctx->native_handle();
 
+  if (std::string why = unreadable_file("nts cert", settings.cert_file); !why.empty()) return fail(why);
+  if (std::string why = unreadable_file("nts key", settings.key_file); !why.empty()) return fail(why);
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(settings.cert_file, ec);
-  if (ec) return fail(with_openssl("cannot load certificate chain " + settings.cert_file, ec));
+  if (ec) return fail("cannot load certificate chain " + settings.cert_file + ": " + openssl_reason(ec));
   ctx->use_private_key_file(settings.key_file, ssl::context::pem, ec);
   if (ec) {
     // OpenSSL checks the key against the leaf while loading it.
-    return fail(with_openssl("cannot load private key " + settings.key_file + " or it does not match certificate " +
-                                 settings.cert_file,
-                             ec));
+    const std::string why = openssl_reason(ec);
+    if (why == "it does not match the certificate") {
+      return fail("private key " + settings.key_file + " does not match certificate " + settings.cert_file);
+    }
+    return fail("cannot load private key " + settings.key_file + ": " + why);
   }
   if (SSL_CTX_check_private_key(native) != 1) {
     return fail("private key " + settings.key_file + " does not match certificate " + settings.cert_file);
@@ -164,6 +203,57 @@ std::string tls_context_subject(ssl::context& ctx) {
   char buf[512];
   X509_NAME_oneline(X509_get_subject_name(leaf), buf, sizeof buf);
   return std::string(buf) + " (valid until " + asn1_time_text(X509_get0_notAfter(leaf)) + ")";
+}
+
+std::optional<int64_t> tls_context_not_after(ssl::context& ctx) {
+  X509* leaf = SSL_CTX_get0_certificate(ctx.native_handle());
+  tm t{};
+  if (leaf == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &t) != 1) return std::nullopt;
+  return static_cast<int64_t>(timegm(&t));
+}
+
+bool check_ca_location(const std::string& path, std::string* summary, std::string* error) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    *error = "nts ca " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    // A c_rehash folder is read lazily by hash at verification time; that
+    // it can be listed is what can be checked now.
+    if (::access(path.c_str(), R_OK | X_OK) != 0) {
+      *error = "nts ca " + path + ": " + std::strerror(errno);
+      return false;
+    }
+    *summary = "nts ca " + path + ": a folder of CA certificates (looked up by hash when verifying)";
+    return true;
+  }
+  if (std::string why = unreadable_file("nts ca", path); !why.empty()) {
+    *error = why;
+    return false;
+  }
+  ERR_clear_error();
+  X509_STORE* store = X509_STORE_new();
+  if (store == nullptr) {
+    *error = "nts ca " + path + ": out of memory";
+    return false;
+  }
+  const int loaded = X509_STORE_load_file(store, path.c_str());
+  int count = 0;
+  if (loaded == 1) {
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+      if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_X509) ++count;
+    }
+  }
+  X509_STORE_free(store);
+  if (loaded != 1 || count == 0) {
+    *error = "nts ca " + path + ": no CA certificate loaded: " + (loaded == 1 ? "none in the file" : openssl_reason({}));
+    ERR_clear_error();
+    return false;
+  }
+  *summary = "nts ca " + path + ": " + std::to_string(count) + " CA certificate(s)";
+  return true;
 }
 
 FileStamp stamp_file(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,13 @@ std::vector<std::string> tls_settings_warnings(const TlsSettings& settings);
 
 // The leaf certificate's subject and notAfter of a context (for logs and tests).
 std::string tls_context_subject(boost::asio::ssl::context& ctx);
+
+// The leaf certificate's notAfter as Unix seconds.
+std::optional<int64_t> tls_context_not_after(boost::asio::ssl::context& ctx);
+
+// Whether `nts ca` (a PEM file or a c_rehash folder) can be used: `summary`
+// says what it holds, `error` in plain words what is wrong.
+bool check_ca_location(const std::string& path, std::string* summary, std::string* error);
 
 // Identity of a file's current contents for change polling (mtime ns, size, inode); 0 if missing.
 struct FileStamp {
