@@ -21,6 +21,7 @@
 #include "daemon/serve_plan.h"
 #include "daemon/state_dir.h"
 #include "daemon/status_collector.h"
+#include "ops/metrics_server.h"
 #include "server/server.h"
 
 namespace {
@@ -225,6 +226,19 @@ int main(int argc, char** argv) {
   log_line("%d workers, %s I/O; %s", server->worker_count(), server->backend_name(),
            plan->description.c_str());
 
+  // Prometheus /metrics (`metrics ADDRESS:PORT`): bound now, while ntsd may
+  // still bind any port; its HTTP threads then drop privileges and take the
+  // syscall filter with every other thread. It serves once `status` exists.
+  std::unique_ptr<ntsd::ops::MetricsServer> metrics;
+  if (config && config->metrics) {
+    metrics = ntsd::ops::MetricsServer::start(*config->metrics, &error);
+    if (!metrics) {
+      log_line("not started: %s", error.c_str());
+      return 1;
+    }
+    log_line("serving Prometheus metrics on http://%s/metrics", metrics->address().c_str());
+  }
+
   // Everything is open: sockets bound, certificate, key and state read, rings
   // made. Now become the daemon user, then lock the syscall set.
   if (!ntsd::daemon::lock_down(config ? &*config : nullptr, *options, run_as, owner, &error)) {
@@ -245,6 +259,7 @@ int main(int argc, char** argv) {
   }
   // What every operator interface reads (ntsctl, /metrics, ntpq).
   const ntsd::daemon::StatusCollector status(*server, state, nts.get(), upstream.get());
+  if (metrics) metrics->serve(status);
   (void)status;
   log_line("ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
 
@@ -278,6 +293,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  if (metrics) metrics->stop();  // no scrape may read `status` while the pieces stop
   if (upstream) upstream->stop();
   if (nts) nts->stop();
   server->stop();
