@@ -303,7 +303,7 @@ void parse_controlsocket(Cursor& c, Context& ctx) {
 // privileges, with no resolver to ask, and a name could resolve to a public
 // address. The port is required: Prometheus has no well-known port for ntsd.
 void parse_metrics(Cursor& c, Context& ctx) {
-  const std::string_view usage = "'metrics ADDRESS:PORT', e.g. 'metrics 127.0.0.1:9123' or 'metrics [::1]:9123'";
+  const std::string_view usage = "'metrics ADDRESS:PORT', e.g. 'metrics 127.0.0.1:9123'";
   const bool first = ctx.once("metrics");
   const auto v = ctx.value(c, usage);
   if (!v) return;

@@ -396,7 +396,7 @@ TEST(Parser, MetricsListenAddress) {
   EXPECT_EQ(v6.metrics->family, IpFamily::kIPv6);
   EXPECT_EQ(address_text(v6.metrics->family, v6.metrics->address), "::1");
   const std::string expected =
-      "expected 'metrics ADDRESS:PORT', e.g. 'metrics 127.0.0.1:9123' or 'metrics [::1]:9123'";
+      "expected 'metrics ADDRESS:PORT', e.g. 'metrics 127.0.0.1:9123'";
   EXPECT_EQ(errors_of("\nmetrics 127.0.0.1\n"), Strings{"ntp.conf:2: 'metrics 127.0.0.1', " + expected});
   EXPECT_EQ(errors_of("metrics localhost:9123\n"), Strings{"ntp.conf:1: 'metrics localhost:9123', " + expected});
   EXPECT_EQ(errors_of("metrics 127.0.0.1:0\n"), Strings{"ntp.conf:1: 'metrics 127.0.0.1:0', " + expected});
