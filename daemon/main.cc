@@ -26,7 +26,12 @@
 
 namespace {
 
-using ntsd::daemon::log_line;
+using ntsd::daemon::Level;
+using ntsd::daemon::log_error;
+using ntsd::daemon::log_info;
+using ntsd::daemon::log_notice;
+using ntsd::daemon::log_warning;
+using namespace ntsd::config;  // the logconfig classes: kLogSysInfo, …
 
 // Signals are handled synchronously by the main thread with sigwait(); they
 // are blocked before any thread starts so workers never receive them.
@@ -92,34 +97,35 @@ int main(int argc, char** argv) {
     auto result = ntsd::config::parse_config_file(options->config_path);
     print_parse_problems(result);
     if (!result.config) {
-      log_line("not started: %s has %zu error(s)", options->config_path.c_str(),
+      log_error("not started: %s has %zu error(s)", options->config_path.c_str(),
                result.errors.size());
       return 1;
     }
     config = std::move(result.config);
+    ntsd::daemon::set_log_mask(config->log_mask);
     if (!config->logfile.empty()) {
       std::string log_error;
       if (!ntsd::daemon::set_log_file(config->logfile, &log_error)) {
-        log_line("warning: logfile %s; logging to stderr only", log_error.c_str());
+        log_warning("logfile %s; logging to stderr only", log_error.c_str());
       }
     }
   }
   std::string error;
-  log_line("%s", ntsd::daemon::raise_open_file_limit().c_str());
+  ntsd::daemon::log_report(Level::kInfo, kLogSysInfo, ntsd::daemon::raise_open_file_limit());
   // Who ntsd becomes once everything is open; its state belongs to that user.
   std::optional<ntsd::daemon::RunAs> run_as;
   std::string run_as_note;
   if (!ntsd::daemon::resolve_run_as(options->user, config.has_value(), &run_as, &run_as_note, &error)) {
-    log_line("not started: %s", error.c_str());
+    log_error("not started: %s", error.c_str());
     return 1;
   }
-  if (!run_as_note.empty()) log_line("%s", run_as_note.c_str());
+  if (!run_as_note.empty()) ntsd::daemon::log_report(Level::kInfo, kLogSysInfo, run_as_note);
   const ntsd::daemon::StateOwner owner =
       run_as ? ntsd::daemon::StateOwner{run_as->uid, run_as->gid, run_as->user}
              : ntsd::daemon::StateOwner{::geteuid(), ::getegid(), ""};
   const auto plan = ntsd::daemon::make_serve_plan(config, *options, &error);
   if (!plan) {
-    log_line("not started: %s", error.c_str());
+    log_error("not started: %s", error.c_str());
     return 1;
   }
 
@@ -133,7 +139,7 @@ int main(int argc, char** argv) {
   if (nts_enabled) {
     nts = ntsd::daemon::NtsService::start(config ? &*config : nullptr, *options, owner, &error);
     if (!nts) {
-      log_line("not started: %s", error.c_str());
+      log_error("not started: %s", error.c_str());
       return 1;
     }
   }
@@ -157,73 +163,75 @@ int main(int argc, char** argv) {
   if (config && !config->servers.empty()) {
     const std::string state_dir = ntsd::daemon::state_directory(*options, false, &error);
     if (config->nts.cookie_file.empty() && !ntsd::daemon::make_state_directory(state_dir, owner, &error)) {
-      log_line("not started: %s", error.c_str());
+      log_error("not started: %s", error.c_str());
       return 1;
     }
     auto client_options = ntsd::clock::client_options_from_config(*config, state_dir, std::time(nullptr), &error);
     if (!client_options) {
-      log_line("not started: %s", error.c_str());
+      log_error("not started: %s", error.c_str());
       return 1;
     }
     client_options->precision = plan->initial_state.precision;
-    client_options->log = [](const std::string& line) { log_line("%s", line.c_str()); };
+    client_options->log = [](const std::string& line) { ntsd::daemon::log_clock_line(line); };
     ntsd::clock::KernelClockState kernel;
     std::string kernel_error;
     if (ntsd::clock::read_kernel_clock_state(kernel, &kernel_error)) {
-      log_line("clock: %s", ntsd::clock::describe_kernel_clock_state(kernel).c_str());
+      log_info(kLogClockInfo, "clock: %s", ntsd::clock::describe_kernel_clock_state(kernel).c_str());
     }
     if (options->no_adjust) {
-      log_line("clock: --no-adjust: measure-only, the host clock is never adjusted");
+      log_notice(kLogClockInfo, "clock: --no-adjust: measure-only, the host clock is never adjusted");
     } else if (!has_cap_sys_time()) {
-      log_line("clock: no CAP_SYS_TIME: measure-only, the host clock is never adjusted");
+      log_notice(kLogClockInfo, "clock: no CAP_SYS_TIME: measure-only, the host clock is never adjusted");
     } else {
       // Only here does anything touch the host clock.
       clock_backend = std::make_unique<ntsd::clock::RealClockBackend>(ntsd::clock::RealClockBackend::Mode::kAdjust);
       client_options->backend = clock_backend.get();
-      log_line("clock: disciplining the host clock (CAP_SYS_TIME; --no-adjust to only measure)");
+      log_notice(kLogClockInfo, "clock: disciplining the host clock (CAP_SYS_TIME; --no-adjust to only measure)");
     }
     upstream_options = std::move(client_options);
     cookie_file = config->nts.cookie_file.empty() ? state_dir + "/nts-client-cookies" : config->nts.cookie_file;
   }
   auto server = ntsd::server::Server::start(server_options, state, clock, &error);
   if (!server) {
-    log_line("not started: %s", error.c_str());
+    log_error("not started: %s", error.c_str());
     if (error.find("Permission denied") != std::string::npos) {
-      log_line("hint: ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 11123");
+      log_error("hint: ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 11123");
     }
     return 1;
   }
   if (!server->fallback_reason().empty()) {
-    log_line("io_uring unavailable (%s); using recvmmsg/sendmmsg", server->fallback_reason().c_str());
+    log_warning("io_uring unavailable (%s); using recvmmsg/sendmmsg", server->fallback_reason().c_str());
   }
   if (nts && !nts->start_ke(server->port(), &error)) {
-    log_line("not started: NTS-KE: %s", error.c_str());
+    // ke/ names itself in most of its errors; the demo certificate and config steps do not.
+    if (error.rfind("NTS-KE: ", 0) != 0) error = "NTS-KE: " + error;
+    log_error("not started: %s", error.c_str());
     return 1;
   }
   for (const auto& endpoint : server->endpoints()) {
-    log_line("serving NTP on %s", endpoint.to_string().c_str());
+    log_info(kLogSysInfo, "serving NTP on %s", endpoint.to_string().c_str());
   }
   if (nts) {
-    for (const std::string& warning : nts->ke().warnings()) log_line("warning: %s", warning.c_str());
-    log_line("serving NTS-KE on port %u (%d threads); certificate %s", nts->ke().port(),
+    for (const std::string& warning : nts->ke().warnings()) log_warning("%s", warning.c_str());
+    log_info(kLogSysInfo, "serving NTS-KE on port %u (%d threads); certificate %s", nts->ke().port(),
              nts->ke().threads(), nts->ke().certificate_subject().c_str());
-    log_line("cookie keys from %s (epoch %lld)", nts->seed_file().c_str(),
+    log_info(kLogSysInfo, "cookie keys from %s (epoch %lld)", nts->seed_file().c_str(),
              static_cast<long long>(nts->current_key_epoch()));
     if (const auto& demo = nts->demo_certificate()) {
-      log_line("demo certificate%s: clients must trust %s", demo->created ? " created" : "",
+      log_notice(kLogSysInfo, "demo certificate%s: clients must trust %s", demo->created ? " created" : "",
                demo->ca_file.c_str());
-      log_line("try it: chronyd -Q -u root -f /ABSOLUTE/chrony.conf, the file holding these lines:");
+      log_notice(kLogSysInfo, "try it: chronyd -Q -u root -f /ABSOLUTE/chrony.conf, the file holding these lines:");
       std::string lines = ntsd::ke::chrony_demo_line(*demo, "127.0.0.1", nts->ke().port(), server->port());
       for (size_t start = 0; start < lines.size();) {
         const size_t end = std::min(lines.find('\n', start), lines.size());
-        if (end > start) log_line("    %s", lines.substr(start, end - start).c_str());
+        if (end > start) log_notice(kLogSysInfo, "    %s", lines.substr(start, end - start).c_str());
         start = end + 1;
       }
     }
   } else {
-    log_line("%s", ntsd::config::nts_server_mode_text(ntsd::config::nts_server_mode(config->nts)));
+    log_info(kLogSysInfo, "%s", ntsd::config::nts_server_mode_text(ntsd::config::nts_server_mode(config->nts)));
   }
-  log_line("%d workers, %s I/O; %s", server->worker_count(), server->backend_name(),
+  log_info(kLogSysInfo, "%d workers, %s I/O; %s", server->worker_count(), server->backend_name(),
            plan->description.c_str());
 
   // Prometheus /metrics (`metrics ADDRESS:PORT`): bound now, while ntsd may
@@ -233,16 +241,16 @@ int main(int argc, char** argv) {
   if (config && config->metrics) {
     metrics = ntsd::ops::MetricsServer::start(*config->metrics, &error);
     if (!metrics) {
-      log_line("not started: %s", error.c_str());
+      log_error("not started: %s", error.c_str());
       return 1;
     }
-    log_line("serving Prometheus metrics on http://%s/metrics", metrics->address().c_str());
+    log_info(kLogSysInfo, "serving Prometheus metrics on http://%s/metrics", metrics->address().c_str());
   }
 
   // Everything is open: sockets bound, certificate, key and state read, rings
   // made. Now become the daemon user, then lock the syscall set.
   if (!ntsd::daemon::lock_down(config ? &*config : nullptr, *options, run_as, owner, &error)) {
-    log_line("not started: %s", error.c_str());
+    log_error("not started: %s", error.c_str());
     return 1;
   }
   // The clock thread starts as the daemon user, under the filter: every file
@@ -251,45 +259,50 @@ int main(int argc, char** argv) {
   if (upstream_options) {
     upstream = ntsd::clock::UpstreamClient::start(std::move(*upstream_options), clock, state, &error);
     if (!upstream) {
-      log_line("not started: upstream client: %s", error.c_str());
+      log_error("not started: upstream client: %s", error.c_str());
       return 1;
     }
-    log_line("clock: %zu upstream source(s); NTS sessions persist in %s", config->servers.size(),
+    log_info(kLogSysInfo, "clock: %zu upstream source(s); NTS sessions persist in %s", config->servers.size(),
              cookie_file.c_str());
   }
   // What every operator interface reads (ntsctl, /metrics, ntpq).
   const ntsd::daemon::StatusCollector status(*server, state, nts.get(), upstream.get());
   if (metrics) metrics->serve(status);
   (void)status;
-  log_line("ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
+  log_notice(kLogSysEvents, "ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
 
-  auto print_counters = [&](const char* prefix) {
-    log_line("%scounters: %s", prefix, server->totals().to_line().c_str());
+  auto print_counters = [&](const char* prefix, uint32_t what) {
+    log_notice(what, "%scounters: %s", prefix, server->totals().to_line().c_str());
     if (upstream) {
       for (const std::string& line :
            ntsd::clock::report_lines(upstream->sources(), upstream->system(), upstream->discipline())) {
-        log_line("%sclock: %s", prefix, line.c_str());
+        log_notice(what, "%sclock: %s", prefix, line.c_str());
       }
     }
     if (nts) {
-      log_line("%snts-ke: %s", prefix, ntsd::ke::ke_counters_text(nts->ke().counters()).c_str());
+      log_notice(what, "%snts-ke: %s", prefix, ntsd::ke::ke_counters_text(nts->ke().counters()).c_str());
     }
   };
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGUSR1) {
-      print_counters("");
+      print_counters("", ntsd::daemon::kLogRequested);
     } else if (sig == SIGHUP) {
+      // logrotate's `create` mode moved the logfile away and made a new one:
+      // write there from now on (the reopen runs as the daemon user).
+      if (!ntsd::daemon::reopen_log_file(&error)) {
+        log_error("SIGHUP: logfile not reopened, still writing to the old file: %s", error.c_str());
+      }
       if (!nts) {
-        log_line("SIGHUP: nothing to reload (NTS is off)");
+        log_notice(kLogSysEvents, "SIGHUP: nothing to reload (NTS is off)");
       } else if (nts->ke().reload(&error)) {
-        log_line("SIGHUP: certificate reloaded: %s", nts->ke().certificate_subject().c_str());
+        log_notice(kLogSysEvents, "SIGHUP: certificate reloaded: %s", nts->ke().certificate_subject().c_str());
       } else {
-        log_line("SIGHUP: certificate reload failed, the old one keeps serving: %s", error.c_str());
+        log_error("SIGHUP: certificate reload failed, the old one keeps serving: %s", error.c_str());
       }
     } else {
-      log_line("%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      log_notice(kLogSysEvents, "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
   }
@@ -297,6 +310,6 @@ int main(int argc, char** argv) {
   if (upstream) upstream->stop();
   if (nts) nts->stop();
   server->stop();
-  print_counters("stopped; ");
+  print_counters("stopped; ", kLogSysStatistics);
   return 0;
 }

@@ -20,8 +20,10 @@ int64_t unix_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 namespace {
 
 void log_ke(ke::LogLevel level, const std::string& line) {
-  log_line("%s%s", level == ke::LogLevel::kInfo ? "" : level == ke::LogLevel::kWarning ? "warning: " : "error: ",
-           line.c_str());
+  log_text(level == ke::LogLevel::kInfo      ? Level::kInfo
+           : level == ke::LogLevel::kWarning ? Level::kWarning
+                                             : Level::kError,
+           config::kLogSysEvents, line);
 }
 
 }  // namespace
@@ -110,9 +112,10 @@ void NtsService::rotate_until_stopped() {
       auto next = ring_->snapshot_at(now, current);
       // Published anyway (the epoch must move on), but an incomplete ring
       // seals nothing: NTS requests are dropped and counted (nts_no_seal_key).
-      if (!next->complete()) log_line("ERROR: cookie key derivation failed at rotation; NTS replies stop until it works");
+      if (!next->complete()) log_error("cookie key derivation failed at rotation; NTS replies stop until it works");
       keys_->publish(std::move(next));
-      log_line("cookie master key rotated: epoch %lld", static_cast<long long>(keys_->load()->current_epoch()));
+      log_notice(config::kLogSysEvents, "cookie master key rotated: epoch %lld",
+                 static_cast<long long>(keys_->load()->current_epoch()));
     }
     keys_->reclaim();
     for (int i = 0; i < 10 && !stop_.load(); ++i) {

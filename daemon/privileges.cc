@@ -499,8 +499,8 @@ namespace {
 // access() checks the real uid, which is the new user now.
 void warn_unreachable(const std::string& path, int mode, const char* what, const char* consequence) {
   if (path.empty() || ::access(path.c_str(), mode) == 0) return;
-  log_line("warning: %s %s is not %s by uid %u: %s (%s)", what, path.c_str(), mode == R_OK ? "readable" : "writable",
-           static_cast<unsigned>(::getuid()), consequence, errno_text(errno).c_str());
+  log_warning("%s %s is not %s by uid %u: %s (%s)", what, path.c_str(), mode == R_OK ? "readable" : "writable",
+              static_cast<unsigned>(::getuid()), consequence, errno_text(errno).c_str());
 }
 
 std::string folder_of(const std::string& path) {
@@ -523,7 +523,7 @@ bool lock_down(const config::Config* config, const DaemonOptions& options, const
     *error = "dropping privileges: " + *error;
     return false;
   }
-  log_line("%s", report.c_str());
+  log_info(config::kLogSysInfo, "%s", report.c_str());
   if (run_as && config != nullptr) {
     if (config::nts_server_on(config->nts)) {
       const char* reload = "certificate reloads will fail; make it group-readable, e.g. chgrp ntsd FILE; chmod 640 FILE "
@@ -540,16 +540,16 @@ bool lock_down(const config::Config* config, const DaemonOptions& options, const
     }
   }
   if (options.no_seccomp) {
-    log_line("seccomp: off (--no-seccomp)");
+    log_warning("seccomp: off (--no-seccomp)");
   } else {
     if (!install_syscall_filter(&report, error)) {
       *error = "seccomp: " + *error;
       return false;
     }
-    log_line("%s", report.c_str());
+    log_info(config::kLogSysInfo, "%s", report.c_str());
   }
   if (const char* hook = std::getenv("NTSD_TEST_FORBIDDEN_SYSCALL"); hook != nullptr && hook[0] == '1') {
-    log_line("%s", try_forbidden_syscalls().c_str());
+    log_notice(config::kLogSysInfo, "%s", try_forbidden_syscalls().c_str());
   }
   return true;
 }

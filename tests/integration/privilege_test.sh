@@ -167,8 +167,8 @@ grep -q "^ntsd: warning: nts key $dir/pki/key.pem is not readable by uid $NOBODY
   "$dir/ntsd.log" || fail "no start-up warning naming the key: $(cat "$dir/ntsd.log")"
 if grep -q "warning: nts cert" "$dir/ntsd.log"; then fail "warned about a readable certificate"; fi
 kill -HUP "$NTSD_PID"
-wait_for_log "$dir/ntsd.log" '^ntsd: SIGHUP: certificate reload failed' 10 || fail "reload did not fail: $(tail -3 "$dir/ntsd.log")"
-grep '^ntsd: SIGHUP: certificate reload failed' "$dir/ntsd.log" | grep -q "$dir/pki/key.pem" \
+wait_for_log "$dir/ntsd.log" '^ntsd: error: SIGHUP: certificate reload failed' 10 || fail "reload did not fail: $(tail -3 "$dir/ntsd.log")"
+grep '^ntsd: error: SIGHUP: certificate reload failed' "$dir/ntsd.log" | grep -q "$dir/pki/key.pem" \
   || fail "reload error does not name the key: $(grep 'reload failed' "$dir/ntsd.log")"
 echo "  $(grep -o 'warning: nts key [^:]*: [a-z ]*' "$dir/ntsd.log")"
 echo "  SIGHUP: $(grep '^ntsd: SIGHUP' "$dir/ntsd.log" | cut -c1-140)…"
