@@ -258,9 +258,10 @@ server 127.0.0.1:$ke nts $POLL_ARGS
 nts ca $WORK/pki/ca.pem
 interface listen 127.0.0.1
 statsdir $dir/ntsd/stats/
-statistics loopstats peerstats
+statistics loopstats peerstats rawstats
 filegen loopstats file loopstats type none enable
 filegen peerstats file peerstats type none enable
+filegen rawstats file rawstats type none enable
 CONF
   "$NTSD_REAL" --check -c "$dir/ntsd/ntp.conf" >"$dir/ntsd/check.log" 2>&1 \
     || { cat "$dir/ntsd/check.log" >&2; die "$sc: ntsd rejected its configuration"; }

@@ -1,4 +1,5 @@
 #include "clock/client.h"
+#include "clock/discipline_feed.h"
 
 #include <netdb.h>
 #include <unistd.h>
@@ -237,6 +238,7 @@ class UpstreamClient::Impl {
   std::vector<PersistedSession> persisted_;  // loaded at start: restored on first need
   bool may_save_cookies_ = true;
   std::unique_ptr<StatsFileWriter> peerstats_;
+  std::unique_ptr<StatsFileWriter> rawstats_;
   std::optional<LeapTable> leap_table_;
   int system_peer_ = -1;
   int next_id_ = 1;
@@ -262,6 +264,7 @@ class UpstreamClient::Impl {
   void apply(const DisciplineAction& action, int64_t now_ns);
   void update_kernel_status(const server::ServerState& state, bool force);
   void write_loopstats(int64_t now_ns);
+  void write_rawstats(const Association& a, std::span<const uint8_t> reply, int64_t t4_ns);
 };
 
 bool UpstreamClient::Impl::start(std::string* error) {
@@ -281,6 +284,7 @@ bool UpstreamClient::Impl::start(std::string* error) {
     persisted_ = std::move(load.sessions);
   }
   if (options_.peerstats) peerstats_ = std::make_unique<StatsFileWriter>(*options_.peerstats);
+  if (options_.rawstats) rawstats_ = std::make_unique<StatsFileWriter>(*options_.rawstats);
   if (!options_.leapfile.empty()) {
     LeapLoad leap = load_leapfile(options_.leapfile, start_ns / 1'000'000'000);
     for (const std::string& w : leap.warnings) log("warning: " + w);
@@ -737,21 +741,11 @@ void UpstreamClient::Impl::handle_reply(Association& a, std::span<const uint8_t>
   }
   const uint32_t cookies = a.session ? static_cast<uint32_t>(a.session->jar.size()) : 0;
   if (sample) {
+    if (rawstats_) write_rawstats(a, reply, t4_ns);
     a.filter.add(*sample);
-    // Every verified sample goes to the discipline (when its source survives
-    // selection), weighted by its round trip: the clock filter's pick changes
-    // only every few polls, too rarely for the regression (measured: 10
-    // picks in 30 min at poll 2^4..2^6 against chronyd's 43 updates).
-    // A sample whose round trip is well above the source's best one carries
-    // path asymmetry of up to the excess (a delayed reply, a queue): it is
-    // left out past 1.5x the filter's minimum delay (chrony's maxdelayratio
-    // idea), and otherwise weighted by its excess delay, so a burst of
-    // one-way delay cannot pull the regression.
-    const SourceEstimate& best = a.filter.estimate();
-    const double min_delay = best.valid ? std::min(best.delay, sample->delay) : sample->delay;
-    if (a.unfed.size() < 64 && sample->delay <= 1.5 * min_delay + 1e-4) {
-      const double error = (sample->delay - min_delay) + (min_delay + sample->header.root_delay) / 2;
-      a.unfed.push_back({sample->time_ns, sample->offset, std::max(1e-6, error)});
+    // What reaches the discipline: clock/discipline_feed.cc says which and why.
+    if (a.unfed.size() < 64) {
+      if (auto m = discipline_measurement(*sample, a.filter.estimate())) a.unfed.push_back(*m);
     }
     if (peerstats_) {
       const SourceEstimate& e = a.filter.estimate();
@@ -974,6 +968,37 @@ void UpstreamClient::Impl::write_loopstats(int64_t now_ns) {
   }
 }
 
+void UpstreamClient::Impl::write_rawstats(const Association& a, std::span<const uint8_t> reply, int64_t t4_ns) {
+  const auto header = proto::parse_header(reply);
+  if (!header) return;
+  RawStatsRecord rec;
+  const std::string source = host_text(a.ntp_address);
+  std::string destination = "0.0.0.0";
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (a.socket.is_open() && getsockname(a.socket.fd(), reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+    destination = host_text(local);
+  }
+  rec.source = source;
+  rec.destination = destination;
+  rec.t1_ns = a.t1_ns;
+  rec.t4_ns = t4_ns;
+  rec.t2 = header->receive_time.raw;
+  rec.t3 = header->transmit_time.raw;
+  rec.leap = static_cast<uint8_t>(header->leap);
+  rec.version = header->version;
+  rec.mode = static_cast<uint8_t>(header->mode);
+  rec.stratum = header->stratum;
+  rec.poll = header->poll;
+  rec.precision = header->precision;
+  rec.root_delay = std::ldexp(static_cast<double>(header->root_delay.raw), -16);
+  rec.root_dispersion = std::ldexp(static_cast<double>(header->root_dispersion.raw), -16);
+  rec.reference_id = header->reference_id;
+  if (rawstats_->append(t4_ns, rawstats_line(t4_ns, rec)) == StatsWrite::kFailed) {
+    if (std::string err = rawstats_->take_error(); !err.empty()) log("rawstats: " + err);
+  }
+}
+
 void UpstreamClient::Impl::housekeeping() {
   // Holdover ages the published root dispersion with no event at all; once a
   // second is finer than any client polls.
@@ -1018,6 +1043,8 @@ void UpstreamClient::Impl::publish_reports() {
     const SourceEstimate& e = a->filter.estimate();
     r.valid = e.valid;
     r.stratum = e.header.stratum;
+    r.header = e.header;
+    r.sample_time_ns = e.valid ? e.time_ns : 0;
     r.offset = e.offset;
     r.delay = e.delay;
     r.jitter = e.jitter;
@@ -1169,6 +1196,18 @@ std::optional<ClientOptions> client_options_from_config(const config::Config& co
       return std::nullopt;
     }
     if (settings.enabled) o.loopstats = settings;
+  }
+  if ((config.statistics & config::bit(config::StatsFile::kRawstats)) != 0 ||
+      std::any_of(config.filegens.begin(), config.filegens.end(), [](const config::FileGen& f) {
+        return f.stats == config::StatsFile::kRawstats && f.enable.value_or(false);
+      })) {
+    FileGenSettings settings;
+    std::string why;
+    if (!filegen_settings(config, config::StatsFile::kRawstats, getpid(), now_unix_s, settings, why)) {
+      if (error) *error = "rawstats: " + why;
+      return std::nullopt;
+    }
+    if (settings.enabled) o.rawstats = settings;
   }
   o.driftfile = config.driftfile;
   if (config.tinker_step) o.discipline.step_threshold = *config.tinker_step;

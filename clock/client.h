@@ -34,6 +34,7 @@ struct ClientOptions {
   std::optional<FileGenSettings> peerstats;     // `statistics peerstats` (+ filegen), if enabled
   std::string leapfile;                         // `leapfile`; empty: leap bits from upstream only
   std::optional<FileGenSettings> loopstats;     // `statistics loopstats` (+ filegen), if enabled
+  std::optional<FileGenSettings> rawstats;      // `statistics rawstats` (+ filegen): every accepted reply's timestamps
   std::string driftfile;                        // `driftfile`; empty: none
   DisciplineParams discipline;                  // `tinker step/panic`; measure_only follows the backend
   // The clock to discipline. Null: a dry-run backend over CLOCK_REALTIME
@@ -65,6 +66,8 @@ struct SourceReport {
   uint8_t stratum = 0;
   double offset = 0, delay = 0, jitter = 0, dispersion = 0;  // s, the filter's estimate
   bool valid = false;       // the filter has an estimate
+  UpstreamHeader header;    // the server's reply header of the sample the estimate rests on (ntpq's refid)
+  int64_t sample_time_ns = 0;  // host time of that sample, 0 if none (ntpq's "when")
   uint32_t cookies = 0;
   std::optional<int64_t> last_ke_ns;
   SourceCounters counters;

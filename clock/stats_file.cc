@@ -104,6 +104,61 @@ std::string peerstats_line(int64_t unix_ns, const PeerStatsRecord& r) {
   return stats_time_text(unix_ns) + " " + printable_token(r.source) + buf;
 }
 
+namespace {
+
+// An NTP-format time as NTPsec prints it: seconds of the era, 9 decimals.
+std::string ntp_text(uint64_t ntp) {
+  const uint64_t seconds = ntp >> 32;
+  const uint64_t nanos = ((ntp & 0xffff'ffffull) * 1'000'000'000ull) >> 32;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%llu.%09llu", static_cast<unsigned long long>(seconds),
+                static_cast<unsigned long long>(nanos));
+  return buf;
+}
+
+std::string ntp_text_of_unix_ns(int64_t unix_ns) {
+  constexpr int64_t kNtpUnixOffset = 2'208'988'800;  // s from 1900 to 1970
+  const int64_t s = floor_div(unix_ns, kNsPerSecond);
+  const int64_t ns = unix_ns - s * kNsPerSecond;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%lld.%09lld", static_cast<long long>((s + kNtpUnixOffset) & 0xffff'ffff),
+                static_cast<long long>(ns));
+  return buf;
+}
+
+// Stratum 0/1 refids are ASCII (".GPS."), others an address.
+std::string refid_text(uint8_t stratum, uint32_t refid) {
+  char buf[24];
+  if (stratum <= 1) {
+    std::string text = ".";
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      const char c = static_cast<char>((refid >> shift) & 0xff);
+      if (c == 0) break;
+      text += (c > ' ' && c < 127) ? c : '?';
+    }
+    return text + ".";
+  }
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", refid >> 24, (refid >> 16) & 0xff, (refid >> 8) & 0xff,
+                refid & 0xff);
+  return buf;
+}
+
+}  // namespace
+
+// NTPsec record_raw_stats() (monopt.html): time, source, destination, the
+// four timestamps, leap, version, mode, stratum, poll, precision, root delay,
+// root dispersion, refid, then lost/dropped counts and the BOGON flags
+// (always 0 0 0 here: only accepted replies are recorded).
+std::string rawstats_line(int64_t unix_ns, const RawStatsRecord& r) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " %u %u %u %u %d %d %.6f %.6f ", static_cast<unsigned>(r.leap),
+                static_cast<unsigned>(r.version), static_cast<unsigned>(r.mode), static_cast<unsigned>(r.stratum),
+                r.poll, r.precision, r.root_delay, r.root_dispersion);
+  return stats_time_text(unix_ns) + " " + printable_token(r.source) + " " + printable_token(r.destination) + " " +
+         ntp_text_of_unix_ns(r.t1_ns) + " " + ntp_text(r.t2) + " " + ntp_text(r.t3) + " " +
+         ntp_text_of_unix_ns(r.t4_ns) + buf + refid_text(r.stratum, r.reference_id) + " 0 0 0\n";
+}
+
 // NTPsec record_loop_stats(): "%s %.9f %.6f %.9f %.6f %d\n" of time, offset,
 // frequency (ppm), jitter, wander (ppm), time constant.
 std::string loopstats_line(int64_t unix_ns, const LoopStatsRecord& r) {

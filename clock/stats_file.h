@@ -74,6 +74,23 @@ struct LoopStatsRecord {
   int time_constant = 0;  // log2 s
 };
 
+// One received reply as NTPsec's rawstats records it (monopt.html): the four
+// timestamps as received, before any filtering, and the reply's header.
+struct RawStatsRecord {
+  std::string_view source;       // the upstream's address ("192.0.2.1")
+  std::string_view destination;  // ours
+  int64_t t1_ns = 0, t4_ns = 0;  // host (Unix ns): request sent, reply received
+  uint64_t t2 = 0, t3 = 0;       // the reply's receive and transmit stamps, NTP format as sent
+  uint8_t leap = 0, version = 4, mode = 4, stratum = 0;
+  int poll = 0;
+  int precision = 0;
+  double root_delay = 0, root_dispersion = 0;  // s
+  uint32_t reference_id = 0;
+};
+
+// One rawstats line, '\n' included.
+std::string rawstats_line(int64_t unix_ns, const RawStatsRecord& record);
+
 // One peerstats line, '\n' included.
 std::string peerstats_line(int64_t unix_ns, const PeerStatsRecord& record);
 // One loopstats line, '\n' included.

@@ -126,6 +126,39 @@ TEST(StatsLine, loopstats_as_ntpsec_writes_it) {
   EXPECT_EQ(loopstats_line(t, r), "50935 75440.031 0.000006019 13.778190 0.000351733 0.013381 6\n");
 }
 
+TEST(StatsLine, rawstats_as_ntpsec_writes_it) {
+  // monopt.html's example; the last three fields are lost/dropped/BOGON
+  // flags, always 0 here (only accepted replies are recorded).
+  constexpr int64_t kNtpUnix = 2'208'988'800;
+  const auto ntp = [](uint64_t seconds, uint64_t nanos) {  // rounded up: prints back exactly
+    return (seconds << 32) | (((nanos << 32) + 999'999'999) / 1'000'000'000);
+  };
+  RawStatsRecord r;
+  r.source = "2610:20:6f15:15::27";
+  r.destination = "2604:a880:1:20::17:5001";
+  r.t1_ns = (3867818701 - kNtpUnix) * kNs + 119'346'355;
+  r.t2 = ntp(3867818701, 152'009'264);
+  r.t3 = ntp(3867818701, 152'010'426);
+  r.t4_ns = (3867818702 - kNtpUnix) * kNs + 768'490'825;
+  r.leap = 0;
+  r.version = 3;
+  r.mode = 4;
+  r.stratum = 1;
+  r.poll = 13;
+  r.precision = -29;
+  r.root_delay = 0.000244;
+  r.root_dispersion = 0.000488;
+  r.reference_id = 0x4e495354;  // "NIST"
+  const int64_t t = ((59786 - 40587) * int64_t{86400} + 36302) * kNs + 768'000'000;
+  EXPECT_EQ(rawstats_line(t, r),
+            "59786 36302.768 2610:20:6f15:15::27 2604:a880:1:20::17:5001 3867818701.119346355 "
+            "3867818701.152009264 3867818701.152010426 3867818702.768490825 0 3 4 1 13 -29 0.000244 "
+            "0.000488 .NIST. 0 0 0\n");
+  r.stratum = 2;
+  r.reference_id = 0xc0000201;
+  EXPECT_NE(rawstats_line(t, r).find(" 0.000488 192.0.2.1 0 0 0\n"), std::string::npos);
+}
+
 TEST(FileGen, suffix_per_type) {
   FileGenSettings s;
   s.base = "/var/log/ntpsec/peerstats";

@@ -1,0 +1,183 @@
+// Replays NTPsec-format rawstats (ntsd's `statistics rawstats`: every
+// accepted reply's four timestamps) through the same pieces the upstream
+// client runs — sample_from_reply, the clock filter, discipline_measurement
+// and the measure-only Discipline — and reports the error of the
+// discipline's offset estimate at each update, as loopstats would have
+// recorded it. On one host whose clock the client only measured, the true
+// offset is 0, so each estimate is its own error: feeding policies can be
+// compared on the same recorded packets in seconds instead of one
+// 10-minute bench/clock_quality.sh window each.
+//
+//   discipline_replay [--from S] [--to S] [--max-delay-ratio R] [--base-share B]
+//                     [--jitter-share J] [--excess-share E] [--print] RAWSTATS...
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "clock/discipline.h"
+#include "clock/discipline_feed.h"
+#include "clock/exchange.h"
+#include "clock/filter.h"
+#include "proto/ntp_packet.h"
+
+namespace {
+
+using namespace ntsd;
+
+constexpr int64_t kNtpUnixOffset = 2'208'988'800;
+
+struct RawLine {
+  int64_t t1_ns = 0, t4_ns = 0;
+  uint64_t t2 = 0, t3 = 0;
+  unsigned leap = 0, version = 4, mode = 4, stratum = 0;
+  int poll = 0, precision = 0;
+  double root_delay = 0, root_dispersion = 0;
+};
+
+// "3867818701.119346355" -> seconds and nanoseconds.
+bool parse_stamp(const std::string& text, int64_t& seconds, int64_t& nanos) {
+  const size_t dot = text.find('.');
+  if (dot == std::string::npos) return false;
+  try {
+    seconds = std::stoll(text.substr(0, dot));
+    std::string frac = text.substr(dot + 1);
+    frac.resize(9, '0');
+    nanos = std::stoll(frac.substr(0, 9));
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+uint64_t ntp_raw(int64_t seconds, int64_t nanos) {
+  return (static_cast<uint64_t>(seconds) << 32) |
+         static_cast<uint64_t>((static_cast<unsigned __int128>(nanos) << 32) / 1'000'000'000);
+}
+
+bool parse_line(const std::string& line, RawLine& out) {
+  std::istringstream in(line);
+  std::string mjd, secs, src, dst, t1, t2, t3, t4;
+  if (!(in >> mjd >> secs >> src >> dst >> t1 >> t2 >> t3 >> t4 >> out.leap >> out.version >> out.mode >>
+        out.stratum >> out.poll >> out.precision >> out.root_delay >> out.root_dispersion)) {
+    return false;
+  }
+  int64_t s = 0, ns = 0;
+  if (!parse_stamp(t1, s, ns)) return false;
+  out.t1_ns = (s - kNtpUnixOffset) * 1'000'000'000 + ns;
+  if (!parse_stamp(t4, s, ns)) return false;
+  out.t4_ns = (s - kNtpUnixOffset) * 1'000'000'000 + ns;
+  if (!parse_stamp(t2, s, ns)) return false;
+  out.t2 = ntp_raw(s, ns);
+  if (!parse_stamp(t3, s, ns)) return false;
+  out.t3 = ntp_raw(s, ns);
+  return true;
+}
+
+// The reply the line was recorded from, as far as sample_from_reply reads it.
+std::array<uint8_t, 48> reply_of(const RawLine& r) {
+  std::array<uint8_t, 48> p{};
+  p[proto::kOffsetLiVnMode] = static_cast<uint8_t>((r.leap << 6) | (r.version << 3) | r.mode);
+  p[proto::kOffsetStratum] = static_cast<uint8_t>(r.stratum);
+  p[proto::kOffsetPoll] = static_cast<uint8_t>(r.poll);
+  p[proto::kOffsetPrecision] = static_cast<uint8_t>(r.precision);
+  proto::store_short(p, proto::kOffsetRootDelay, proto::NtpShort{static_cast<uint32_t>(std::lround(r.root_delay * 65536))});
+  proto::store_short(p, proto::kOffsetRootDispersion,
+                     proto::NtpShort{static_cast<uint32_t>(std::lround(r.root_dispersion * 65536))});
+  proto::store_timestamp(p, proto::kOffsetReceive, proto::NtpTimestamp{r.t2});
+  proto::store_timestamp(p, proto::kOffsetTransmit, proto::NtpTimestamp{r.t3});
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Replays rawstats through ntsd's filter, feed policy and measure-only discipline"};
+  std::vector<std::string> files;
+  double from_s = 0, to_s = 1e18;
+  clock::FeedParams feed;
+  bool print = false;
+  app.add_option("rawstats", files, "rawstats files, in time order")->required();
+  app.add_option("--from", from_s, "count updates from S seconds after the first reply");
+  app.add_option("--to", to_s, "... up to S seconds after it");
+  app.add_option("--max-delay-ratio", feed.max_delay_ratio);
+  app.add_option("--base-share", feed.base_share);
+  app.add_option("--jitter-share", feed.jitter_share);
+  app.add_option("--excess-share", feed.excess_share);
+  app.add_flag("--print", print, "print every update: seconds, offset estimate (us), samples fed");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<RawLine> lines;
+  for (const std::string& f : files) {
+    std::ifstream in(f);
+    if (!in) {
+      std::fprintf(stderr, "discipline_replay: cannot open %s\n", f.c_str());
+      return 1;
+    }
+    std::string text;
+    size_t n = 0;
+    while (std::getline(in, text)) {
+      ++n;
+      RawLine r;
+      if (!parse_line(text, r)) {
+        std::fprintf(stderr, "discipline_replay: %s:%zu: not a rawstats line\n", f.c_str(), n);
+        return 1;
+      }
+      lines.push_back(r);
+    }
+  }
+  if (lines.empty()) {
+    std::fprintf(stderr, "discipline_replay: no replies\n");
+    return 1;
+  }
+  clock::ClockFilter filter;
+  clock::DisciplineParams params;
+  params.measure_only = true;
+  clock::Discipline discipline(params);
+  discipline.start(lines.front().t4_ns);
+  const int64_t first_ns = lines.front().t4_ns;
+  std::vector<double> errors;
+  size_t fed = 0, gated = 0;
+  for (const RawLine& r : lines) {
+    const auto reply = reply_of(r);
+    const clock::ExchangeResult x = clock::sample_from_reply(reply, r.t1_ns, r.t4_ns, std::ldexp(1.0, -24));
+    if (x.reject != clock::SampleReject::kNone) continue;
+    filter.add(x.sample);
+    const auto m = clock::discipline_measurement(x.sample, filter.estimate(), feed);
+    if (!m) {
+      ++gated;
+      continue;
+    }
+    ++fed;
+    discipline.update(r.t4_ns, std::span(&*m, 1));
+    const clock::DisciplineStats st = discipline.stats(r.t4_ns);
+    const double at = (r.t4_ns - first_ns) / 1e9;
+    if (!st.valid) continue;
+    if (print) std::printf("%.3f %.1f %zu\n", at, st.offset * 1e6, fed);
+    if (at >= from_s && at <= to_s) errors.push_back(st.offset);
+  }
+  if (errors.empty()) {
+    std::fprintf(stderr, "discipline_replay: no update in the window\n");
+    return 1;
+  }
+  double sum2 = 0, sum = 0, max = 0;
+  std::vector<double> mags;
+  for (double e : errors) {
+    sum2 += e * e;
+    sum += e;
+    max = std::max(max, std::fabs(e));
+    mags.push_back(std::fabs(e));
+  }
+  std::sort(mags.begin(), mags.end());
+  const double p99 = mags[std::min(mags.size() - 1, static_cast<size_t>(std::ceil(0.99 * mags.size())) - 1)];
+  std::printf("replies %zu fed %zu gated %zu updates %zu rms_us %.1f p99_us %.1f max_us %.1f mean_us %.1f\n",
+              lines.size(), fed, gated, errors.size(), std::sqrt(sum2 / errors.size()) * 1e6, p99 * 1e6,
+              max * 1e6, sum / errors.size() * 1e6);
+  return 0;
+}
