@@ -1,8 +1,76 @@
 #include "daemon/options.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "crypto/cpu.h"
+#include "ops/status.h"
+#include "server/uring_io.h"
 
 namespace ntsd::daemon {
+
+bool probe_io_uring(std::string* why) {
+  // The workers' own setup on a throwaway loopback socket: a kernel or a
+  // container seccomp profile that refuses any part of it (ring, provided
+  // buffers, multishot recvmsg) shows here as it would at start-up.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *why = std::string("socket: ") + std::strerror(errno);
+    return false;
+  }
+  sockaddr_in loopback{};
+  loopback.sin_family = AF_INET;
+  loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string error;
+  bool ok = false;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback) != 0) {
+    error = std::string("bind: ") + std::strerror(errno);
+  } else {
+    const int sockets[] = {fd};
+    ok = server::make_uring_io(sockets, &error) != nullptr;
+  }
+  ::close(fd);
+  if (!ok) *why = error;
+  return ok;
+}
+
+std::string version_text() {
+  const ops::BuildInfo build = ops::build_info();
+  std::string out = "ntsd " + build.version + "\n";
+  std::string built = build.build_date;
+  if (built.find("redacted") != std::string::npos) {
+    // Bazel compiles with __DATE__ and __TIME__ defined as "redacted" (so
+    // that builds are reproducible); the link time of this executable is the
+    // build time an operator asks about.
+    struct stat exe;
+    if (::stat("/proc/self/exe", &exe) == 0) {
+      tm utc{};
+      gmtime_r(&exe.st_mtim.tv_sec, &utc);
+      char when[40];
+      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &utc);
+      built = when;
+    }
+  }
+  out += "built:    " + built + " with " + build.compiler + "\n";
+  out += "OpenSSL:  " + build.openssl + "\n";
+  utsname host{};
+  if (::uname(&host) == 0) out += std::string("kernel:   ") + host.sysname + " " + host.release + "\n";
+  std::string why;
+  out += probe_io_uring(&why) ? "io_uring: yes (workers use multishot recvmsg into a provided-buffer ring)\n"
+                              : "io_uring: no (" + why + "); workers use recvmmsg/sendmmsg\n";
+  out += "AES:      " + build.aes_path + " for cookies and NTS authenticators";
+  out += crypto::cpu_features().avx512 ? " (AVX-512 present)\n" : "\n";
+  return out;
+}
 
 std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit_code) {
   DaemonOptions options;
@@ -10,7 +78,9 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
       "ntsd: a multi-core NTP/NTS (RFC 8915) time server.\n"
       "Without --config it serves its embedded default: NTP on 127.0.0.1 and ::1, port 11123,\n"
       "as a local stratum-10 reference, and NTS-KE on port 14460 with a generated demo certificate."};
-  app.set_version_flag("--version", "ntsd 0.1.0");
+  bool show_version = false;
+  app.add_flag("--version", show_version,
+               "print the version, build, OpenSSL and the fast paths this machine gets, and exit");
   app.add_option("-c,--config", options.config_path, "ntp.conf to read (NTPsec syntax)");
   app.add_flag("--check", options.check_only, "validate the configuration and exit");
   app.add_option("--workers", options.workers, "NTP worker threads (default: one per CPU)")
@@ -37,6 +107,11 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  if (show_version) {
+    std::fputs(version_text().c_str(), stdout);
+    *exit_code = 0;
     return std::nullopt;
   }
   if (options.check_only && options.config_path.empty()) {

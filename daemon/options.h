@@ -20,6 +20,13 @@ struct DaemonOptions {
   bool no_seccomp = false;           // --no-seccomp: no syscall allow-list (debugging)
 };
 
+// What `ntsd --version` prints: version, build date and compiler, the
+// OpenSSL in use, the kernel, and which fast paths this machine gets
+// (io_uring, probed with a real ring; the AES code path for cookies).
+std::string version_text();
+// Whether an io_uring ring of the kind the workers use can be made here; `why` when not.
+bool probe_io_uring(std::string* why);
+
 // Parses argv. Returns nullopt when the program should exit with *exit_code
 // (after --help, --version, or a usage error, which has been printed).
 std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit_code);
