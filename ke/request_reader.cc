@@ -9,9 +9,25 @@ namespace ntsd::ke {
 // parser (never kIncomplete with a full buffer, so a read always has room).
 // Everything so far is parsed again after each chunk: at most 1025 bytes, and
 // a client sends its request in one or two TLS records.
+//
+// The request ends with its End of Message record: anything after it is not
+// part of the request and is ignored. Otherwise the answer would depend on
+// how the bytes were split — trailing bytes in the same TLS record as End of
+// Message would make the request bad, the same bytes in a later record would
+// never be read — and one client's request must get one answer.
 proto::KeRequestParse RequestReader::add(size_t n) {
   assert(n <= buf_.size() - len_);
   len_ += n;
+  size_t end = 0;
+  while (end + 4 <= len_) {
+    const size_t record_end = end + 4 + ((size_t{buf_[end + 2]} << 8) | buf_[end + 3]);
+    if (record_end > len_) break;
+    const unsigned type = ((unsigned{buf_[end]} << 8) | buf_[end + 1]) & 0x7fff;
+    if (type == proto::kKeEndOfMessage) {
+      return proto::parse_ke_request(std::span<const uint8_t>(buf_.data(), record_end));
+    }
+    end = record_end;
+  }
   return proto::parse_ke_request(std::span<const uint8_t>(buf_.data(), len_));
 }
 
