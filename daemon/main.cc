@@ -14,6 +14,7 @@
 #include "clock/clock.h"
 #include "config/parser.h"
 #include "crypto/key_ring.h"
+#include "daemon/control_actions.h"
 #include "daemon/log.h"
 #include "daemon/nts_service.h"
 #include "daemon/options.h"
@@ -247,6 +248,23 @@ int main(int argc, char** argv) {
     log_info(kLogSysInfo, "serving Prometheus metrics on http://%s/metrics", metrics->address().c_str());
   }
 
+  // The ntsctl control socket: bound now (it may create /run/ntsd and hand
+  // it to the daemon user), served once `status` exists. A default path that
+  // cannot be had costs a warning; one named by `controlsocket` stops the start.
+  std::unique_ptr<ntsd::ops::ControlServer> control;
+  {
+    bool named = false;
+    std::string state_dir_error;
+    const std::string control_state_dir = config ? "" : ntsd::daemon::state_directory(*options, true, &state_dir_error);
+    const auto control_options = ntsd::daemon::control_socket_options(config ? &*config : nullptr, control_state_dir,
+                                                                      owner.uid, owner.gid, &named, &error);
+    if (control_options) control = ntsd::ops::ControlServer::bind(*control_options, &error);
+    if (!control && !error.empty()) {
+      ntsd::daemon::log_line("%s: control socket: %s", named ? "not started" : "warning", error.c_str());
+      if (named) return 1;
+    }
+  }
+
   // Everything is open: sockets bound, certificate, key and state read, rings
   // made. Now become the daemon user, then lock the syscall set.
   if (!ntsd::daemon::lock_down(config ? &*config : nullptr, *options, run_as, owner, &error)) {
@@ -267,6 +285,12 @@ int main(int argc, char** argv) {
   }
   // What every operator interface reads (ntsctl, /metrics, ntpq).
   const ntsd::daemon::StatusCollector status(*server, state, nts.get(), upstream.get());
+  std::unique_ptr<ntsd::daemon::ControlActions> control_actions;
+  if (control) {
+    if (nts) control_actions = std::make_unique<ntsd::daemon::ControlActions>(*nts);
+    control->start(status, control_actions.get(), [](const std::string& line) { ntsd::daemon::log_line("%s", line.c_str()); });
+    ntsd::daemon::log_line("control socket for ntsctl: %s", control->path().c_str());
+  }
   if (metrics) metrics->serve(status);
   (void)status;
   log_notice(kLogSysEvents, "ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
@@ -307,6 +331,7 @@ int main(int argc, char** argv) {
     }
   }
   if (metrics) metrics->stop();  // no scrape may read `status` while the pieces stop
+  if (control) control->stop();  // nor a control request
   if (upstream) upstream->stop();
   if (nts) nts->stop();
   server->stop();

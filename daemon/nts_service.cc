@@ -1,5 +1,6 @@
 #include "daemon/nts_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -77,6 +78,7 @@ std::unique_ptr<NtsService> NtsService::start(const config::Config* config, cons
     return nullptr;
   }
   service->keys_ = std::make_unique<crypto::KeyPublisher>(std::move(first));
+  service->current_epoch_.store(service->keys_->load()->current_epoch());
 
   service->rotation_ = std::thread([raw = service.get()] { raw->rotate_until_stopped(); });
   return service;
@@ -108,12 +110,16 @@ void NtsService::rotate_until_stopped() {
   while (!stop_.load()) {
     const int64_t now = unix_seconds();
     const crypto::KeySnapshot* current = keys_->load();
-    if (ring_->stale(*current, now)) {
-      auto next = ring_->snapshot_at(now, current);
+    // The clock's epoch, or one ahead after `ntsctl rotate` until the clock
+    // catches up (never back: cookies already sealed ahead must keep opening).
+    const int64_t wanted = std::max(ring_->epoch_at(now), ahead_epoch_.load());
+    if (current->current_epoch() != wanted) {
+      auto next = ring_->snapshot_at(wanted * ring_->rotation_seconds(), current);
       // Published anyway (the epoch must move on), but an incomplete ring
       // seals nothing: NTS requests are dropped and counted (nts_no_seal_key).
       if (!next->complete()) log_error("cookie key derivation failed at rotation; NTS replies stop until it works");
       keys_->publish(std::move(next));
+      current_epoch_.store(wanted);
       log_notice(config::kLogSysEvents, "cookie master key rotated: epoch %lld",
                  static_cast<long long>(keys_->load()->current_epoch()));
     }
@@ -131,5 +137,42 @@ void NtsService::stop() {
 }
 
 NtsService::~NtsService() { stop(); }
+
+bool NtsService::seal_with_next_key(std::string* message) {
+  // Keys are derived from the epoch, floor(unix / period), so that fleet
+  // members agree with no coordination. A server cannot make up a new key
+  // (the others could not open its cookies); what it can do is start
+  // sealing with the next epoch's key, which every member derives already
+  // and holds as "next". Going two ahead would seal with a key the others
+  // do not hold yet, so that is refused. Older keys are not revoked: cookies
+  // sealed under them keep opening (to retire a leaked key, replace the seed
+  // on every member). The cost: the ring is one epoch ahead until the clock
+  // catches up, so on this server the oldest retained epoch's cookies stop
+  // opening one period early (an NTS NAK, and that client redoes NTS-KE once).
+  const int64_t clock_epoch = ring_->epoch_at(unix_seconds());
+  const int64_t current = current_epoch_.load();
+  if (current > clock_epoch) {
+    *message = "rotate: already sealing with the next key (epoch " + std::to_string(current) +
+               ", one ahead of the clock); the key after it is not held by other fleet members yet, so ntsd will "
+               "not go further before " + std::to_string(current * ring_->rotation_seconds()) + " (unix)";
+    return false;
+  }
+  ahead_epoch_.store(clock_epoch + 1);
+  // The rotation thread, the only writer of the key snapshots, checks
+  // several times a second.
+  for (int i = 0; i < 50 && current_epoch_.load() != clock_epoch + 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (current_epoch_.load() != clock_epoch + 1) {
+    *message = "rotate: the key rotation thread did not confirm within 5 s";
+    return false;
+  }
+  *message = "cookies are now sealed with the key of epoch " + std::to_string(clock_epoch + 1) +
+             " (ahead of the clock's epoch " + std::to_string(clock_epoch) + "); cookies of epochs " +
+             std::to_string(clock_epoch + 1 - ring_->retention_epochs()) + " and later still open here (epoch " +
+             std::to_string(clock_epoch - ring_->retention_epochs()) + " no longer: one period early)";
+  log_line("cookie master key rotated ahead by request: epoch %lld", static_cast<long long>(clock_epoch + 1));
+  return true;
+}
 
 }  // namespace ntsd::daemon

@@ -2,6 +2,7 @@
 // The NTS half of the daemon: the cookie master keys (seed file, key ring,
 // rotation thread publishing KeySnapshots) and the NTS-KE server.
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,7 +40,14 @@ class NtsService {
   const std::optional<ke::DemoCertificate>& demo_certificate() const { return demo_; }
   const std::string& seed_file() const { return seed_file_; }
   const std::string& state_dir() const { return state_dir_; }
-  int64_t current_key_epoch() const { return keys_->load()->current_epoch(); }
+  // The epoch of the key new cookies are sealed with; any thread (a copy kept
+  // by the rotation thread, so no snapshot pointer is held outside a reader).
+  int64_t current_key_epoch() const { return current_epoch_.load(); }
+  // `ntsctl rotate`: seal with the next epoch's key from now on, at most one
+  // epoch ahead of the clock (every fleet member already holds that key, as
+  // "next", so their cookies keep opening everywhere); false with a reason
+  // when already ahead or the rotation thread did not confirm in time.
+  bool seal_with_next_key(std::string* message);
   const crypto::KeyRing& ring() const { return *ring_; }
   void stop();
 
@@ -56,6 +64,8 @@ class NtsService {
   const config::Config* config_ = nullptr;
   DaemonOptions options_;
   std::atomic<bool> stop_{false};
+  std::atomic<int64_t> current_epoch_{0};
+  std::atomic<int64_t> ahead_epoch_{std::numeric_limits<int64_t>::min()};  // epoch made current early by seal_with_next_key()
   std::thread rotation_;
 };
 

@@ -1,6 +1,9 @@
 #include "daemon/status_collector.h"
 
+#include <arpa/inet.h>
 #include <time.h>
+
+#include <algorithm>
 
 namespace ntsd::daemon {
 namespace {
@@ -9,6 +12,16 @@ int64_t unix_now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string client_address(const server::ClientKey& key) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (key.is_ipv4()) {
+    inet_ntop(AF_INET, key.bytes.data() + 12, text, sizeof(text));
+  } else {
+    inet_ntop(AF_INET6, key.bytes.data(), text, sizeof(text));
+  }
+  return text;
 }
 
 }  // namespace
@@ -57,6 +70,29 @@ ops::DaemonStatus StatusCollector::collect() const {
     status.clock = std::move(c);
   }
   return status;
+}
+
+// Each worker's table gives its own top `limit`; a client lives in exactly
+// one worker's table (steering by source address), so the merged top is exact.
+ops::ClientsSection StatusCollector::clients(size_t limit) const {
+  ops::ClientsSection out;
+  for (int w = 0; w < server_.worker_count(); ++w) {
+    const server::RateLimiter* table = server_.rate_limiter(w);
+    if (table == nullptr) continue;
+    out.tracked = true;
+    const server::RateLimiterStats stats = table->stats();
+    out.entries += stats.entries;
+    out.capacity += stats.capacity;
+    out.evictions += stats.evictions;
+    for (const server::ClientActivity& c : table->busiest(limit)) {
+      out.busiest.push_back({client_address(c.key), w, c.requests, c.limited, c.kod, c.first_ns, c.last_ns, c.leak,
+                             table->limit_s()});
+    }
+  }
+  std::stable_sort(out.busiest.begin(), out.busiest.end(),
+                   [](const ops::ClientRow& a, const ops::ClientRow& b) { return a.requests > b.requests; });
+  if (out.busiest.size() > limit) out.busiest.resize(limit);
+  return out;
 }
 
 }  // namespace ntsd::daemon

@@ -16,6 +16,7 @@ class StatusCollector final : public ops::StatusSource {
   StatusCollector(const server::Server& server, const server::ServerStateCell& served, NtsService* nts,
                   const clock::UpstreamClient* upstream);
   ops::DaemonStatus collect() const override;
+  ops::ClientsSection clients(size_t limit) const override;
 
  private:
   const server::Server& server_;

@@ -58,6 +58,25 @@ struct ClockSection {
   clock::DisciplineReport discipline;
 };
 
+// One client address from a worker's `limited` rate table (ntsctl clients).
+struct ClientRow {
+  std::string address;  // "192.0.2.7", "2001:db8::1"
+  int worker = 0;
+  uint64_t requests = 0;       // since first_unix_ns (an evicted client starts over)
+  uint64_t limited = 0;        // of those, refused by the rate limit
+  uint64_t kod = 0;            // of those, answered with KoD RATE
+  int64_t first_unix_ns = 0;
+  int64_t last_unix_ns = 0;
+  int64_t leak_s = 0;          // the leaky bucket; at or above limit_s its requests are refused
+  int64_t limit_s = 0;
+};
+
+struct ClientsSection {
+  bool tracked = false;  // false: no `restrict … limited`, so no worker keeps a table
+  std::vector<ClientRow> busiest;  // most requests first
+  uint64_t entries = 0, capacity = 0, evictions = 0;  // summed over workers
+};
+
 struct DaemonStatus {
   int64_t now_unix_ns = 0;
   int64_t started_unix_ns = 0;
@@ -74,6 +93,9 @@ class StatusSource {
  public:
   virtual ~StatusSource() = default;
   virtual DaemonStatus collect() const = 0;
+  // The `limit` clients with the most requests over every worker's rate table
+  // (a walk of the tables, so only on demand: ntsctl clients).
+  virtual ClientsSection clients(size_t /*limit*/) const { return {}; }
 };
 
 // The privileged operations (the control socket's group only).
@@ -82,7 +104,7 @@ class Actions {
   virtual ~Actions() = default;
   // Rebuilds the NTS-KE TLS context from the certificate/key files.
   virtual bool reload_certificate(std::string* message) = 0;
-  // Makes the next cookie key current now.
+  // Seals new cookies with the next epoch's key now (see daemon/control_actions.h).
   virtual bool rotate_key(std::string* message) = 0;
 };
 
