@@ -23,6 +23,7 @@
 #include "daemon/state_dir.h"
 #include "daemon/status_collector.h"
 #include "ops/metrics_server.h"
+#include "server/mode6_service.h"
 #include "server/server.h"
 
 namespace {
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
     }
   }
   ntsd::server::ServerOptions server_options = plan->server;
+  server_options.mode6 = true;  // ntpq: workers check and queue mode-6 requests (server/mode6_gate.h)
   if (nts) {
     server_options.keys = &nts->keys();
     server_options.require_nts = config && config->nts.require_nts;
@@ -292,7 +294,8 @@ int main(int argc, char** argv) {
     ntsd::daemon::log_line("control socket for ntsctl: %s", control->path().c_str());
   }
   if (metrics) metrics->serve(status);
-  (void)status;
+  // ntpq (mode 6) is answered by its own thread, off the workers' loops.
+  auto ntpq = ntsd::server::Mode6Service::start(*server, status);
   log_notice(kLogSysEvents, "ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
 
   auto print_counters = [&](const char* prefix, uint32_t what) {
@@ -330,6 +333,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  if (ntpq) ntpq->stop();
   if (metrics) metrics->stop();  // no scrape may read `status` while the pieces stop
   if (control) control->stop();  // nor a control request
   if (upstream) upstream->stop();

@@ -33,6 +33,10 @@ void CounterTotals::add(const WorkerCounters& counters) {
   batches += counters.batches.get();
   nts_replied += counters.nts_replied.get();
   kod_rate += counters.kod_rate.get();
+  mode6_queued += counters.mode6_queued.get();
+  mode6_answered += counters.mode6_answered.get();
+  mode6_refused += counters.mode6_refused.get();
+  mode6_send_errors += counters.mode6_send_errors.get();
   for (size_t i = 0; i < dropped.size(); ++i) dropped[i] += counters.dropped[i].get();
   for (size_t i = 0; i < naks.size(); ++i) naks[i] += counters.naks[i].get();
   for (size_t i = 0; i < cookie_key_age.size(); ++i) {
@@ -48,7 +52,11 @@ std::string CounterTotals::to_line() const {
                      " bytes_out=" + std::to_string(bytes_out) + " batches=" + std::to_string(batches) +
                      " nts_replied=" + std::to_string(nts_replied) +
                      " nts_naks=" + std::to_string(naks_total()) +
-                     " kod_rate=" + std::to_string(kod_rate);
+                     " kod_rate=" + std::to_string(kod_rate) +
+                     " mode6_queued=" + std::to_string(mode6_queued) +
+                     " mode6_answered=" + std::to_string(mode6_answered) +
+                     " mode6_refused=" + std::to_string(mode6_refused) +
+                     " mode6_send_errors=" + std::to_string(mode6_send_errors);
   for (size_t i = 0; i < naks.size(); ++i) {
     line += std::string(" nak_") + nak_reason_name(static_cast<NakReason>(i)) + "=" +
             std::to_string(naks[i]);

@@ -30,6 +30,12 @@ struct alignas(64) WorkerCounters {
   Counter batches;
   Counter nts_replied;  // NTS-authenticated replies
   Counter kod_rate;     // Kiss-o'-Death RATE replies
+  Counter mode6_queued;  // mode-6 (ntpq) requests handed to the ops thread
+  // Written by the ops thread, each field by it alone (so still one writer
+  // per counter): what became of this worker's queued mode-6 requests.
+  Counter mode6_answered;     // answered with data
+  Counter mode6_refused;      // answered with an error status (writes, unknown association or variable)
+  Counter mode6_send_errors;  // the reply's sendto() failed
   std::array<Counter, static_cast<size_t>(DropReason::kCount)> dropped;
   std::array<Counter, static_cast<size_t>(NakReason::kCount)> naks;
   std::array<Counter, static_cast<size_t>(KeyAge::kCount)> cookie_key_age;
@@ -43,6 +49,7 @@ struct alignas(64) WorkerCounters {
 struct CounterTotals {
   uint64_t received = 0, replied = 0, send_errors = 0, bytes_in = 0, bytes_out = 0, batches = 0;
   uint64_t nts_replied = 0, kod_rate = 0;
+  uint64_t mode6_queued = 0, mode6_answered = 0, mode6_refused = 0, mode6_send_errors = 0;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
   std::array<uint64_t, static_cast<size_t>(NakReason::kCount)> naks{};
   std::array<uint64_t, static_cast<size_t>(KeyAge::kCount)> cookie_key_age{};

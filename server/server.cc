@@ -88,8 +88,15 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
   // runs, so a shortage fails the start instead of leaving a worker without NTS.
   std::vector<std::shared_ptr<Worker>> built;
   for (int w = 0; w < workers; ++w) {
-    const WorkerShared shared{&state,         &clock,         options.keys, options.require_nts,
-                              options.access, options.rate_limit};
+    WorkerShared shared{&state,         &clock,         options.keys, options.require_nts,
+                        options.access, options.rate_limit};
+    if (options.mode6) {
+      if (!server->mode6_) server->mode6_ = std::make_unique<std::unique_ptr<Mode6Inbox>[]>(workers);
+      server->mode6_[w] = std::make_unique<Mode6Inbox>();
+      server->mode6_[w]->sockets = server->worker_sockets_[w];
+      server->mode6_[w]->counters = server->counters_[w].get();
+      shared.mode6 = server->mode6_[w].get();
+    }
     built.push_back(std::make_shared<Worker>(std::move(ios[w]), shared, *server->counters_[w]));
     if (!built.back()->has_key_reader()) {
       *error = "worker " + std::to_string(w) + ": no free cookie-key reader slot (" +

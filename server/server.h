@@ -12,6 +12,7 @@
 #include "crypto/key_snapshot.h"
 #include "server/access_control.h"
 #include "server/counters.h"
+#include "server/mode6_queue.h"
 #include "server/rate_limiter.h"
 #include "server/packet_io.h"
 #include "server/server_state.h"
@@ -29,6 +30,7 @@ struct ServerOptions {
   bool require_nts = false;              // `nts require`
   std::shared_ptr<const AccessTable> access;  // `restrict`; null: no restrictions
   RateLimitParams rate_limit;                 // `discard average/minimum`
+  bool mode6 = false;  // queue ntpq (mode 6) requests for an ops thread (mode6_service.h); else drop them
 };
 
 class Worker;
@@ -51,6 +53,8 @@ class Server {
   const WorkerCounters& worker_counters(int worker) const { return *counters_[worker]; }
   // A worker's rate-limit table (null without `restrict … limited`); lives as long as the Server.
   const RateLimiter* rate_limiter(int worker) const { return rate_limiters_[worker]; }
+  // A worker's mode-6 queue and sockets (null unless ServerOptions::mode6); lives as long as the Server.
+  Mode6Inbox* mode6_inbox(int worker) const { return mode6_ ? mode6_[worker].get() : nullptr; }
 
  private:
   Server() = default;
@@ -63,6 +67,7 @@ class Server {
   std::vector<const RateLimiter*> rate_limiters_;  // owned by the workers, which workers_ keeps alive
   std::vector<std::shared_ptr<Worker>> workers_;
   std::vector<std::vector<int>> worker_sockets_;
+  std::unique_ptr<std::unique_ptr<Mode6Inbox>[]> mode6_;  // one per worker, with ServerOptions::mode6
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
 };

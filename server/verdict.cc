@@ -20,6 +20,10 @@ const char* drop_reason_name(DropReason reason) {
     case DropReason::kNtsRequired: return "nts_required";
     case DropReason::kRestricted: return "restricted";
     case DropReason::kRateLimited: return "rate_limited";
+    case DropReason::kMode6Malformed: return "mode6_malformed";
+    case DropReason::kMode6Denied: return "mode6_denied";
+    case DropReason::kMode6RateLimited: return "mode6_rate_limited";
+    case DropReason::kMode6QueueFull: return "mode6_queue_full";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -21,6 +21,10 @@ enum class DropReason : uint8_t {
   kNtsRequired,          // a plain request under `nts require` or `restrict … notrust`
   kRestricted,           // `restrict … ignore|noserve|version|flake`
   kRateLimited,          // over the `limited` rate (no KoD, or the KoD itself limited)
+  kMode6Malformed,       // mode 6 (ntpq) that is no request: short, a response, bad count (proto::Mode6Parse)
+  kMode6Denied,          // mode 6 from a `noquery`/`ignore` client (no `restrict` lines: not loopback)
+  kMode6RateLimited,     // mode 6 over the per-address or per-worker query rate (Mode6Limits)
+  kMode6QueueFull,       // mode 6 while the ops thread's queue from this worker was full
   kCount,
 };
 

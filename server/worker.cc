@@ -1,5 +1,6 @@
 #include "server/worker.h"
 
+#include "proto/mode6.h"
 #include "proto/ntp_time.h"
 
 namespace ntsd::server {
@@ -16,6 +17,7 @@ Worker::Worker(std::unique_ptr<PacketIo> io, const WorkerShared& shared, WorkerC
       tx_(kBatchSize),
       reply_buffers_(kBatchSize) {
   if (shared_.keys != nullptr) reader_ = shared_.keys->register_reader();
+  if (shared_.mode6 != nullptr) mode6_gate_ = std::make_unique<Mode6Gate>(shared_.access);
 }
 
 Worker::~Worker() {
@@ -47,6 +49,20 @@ size_t Worker::run_once(int timeout_ms) {
       continue;
     }
     const int64_t rx_ns = packet.rx_unix_ns != 0 ? packet.rx_unix_ns : batch_time_ns;
+    if (mode6_gate_ != nullptr && !packet.payload.empty() && proto::is_mode6(packet.payload[0])) {
+      // ntpq: check and hand over; the ops thread answers off this core.
+      auto drop = mode6_gate_->check(packet.peer, packet.payload, rx_ns);
+      if (!drop && !shared_.mode6->queue.try_push(packet.payload, packet.peer, packet.peer_len,
+                                                   packet.socket_index)) {
+        drop = DropReason::kMode6QueueFull;
+      }
+      if (drop) {
+        counters_.count_drop(*drop);
+      } else {
+        counters_.mode6_queued.add();
+      }
+      continue;
+    }
     const Admission admission = gate_.check(packet.peer, packet.payload, rx_ns);
     if (admission.admit == Admit::kDrop) {
       counters_.count_drop(admission.reason);

@@ -12,6 +12,8 @@
 #include "server/admission.h"
 #include "server/batch_responder.h"
 #include "server/counters.h"
+#include "server/mode6_gate.h"
+#include "server/mode6_queue.h"
 #include "server/packet_io.h"
 #include "server/server_state.h"
 
@@ -26,6 +28,7 @@ struct WorkerShared {
   bool require_nts = false;
   std::shared_ptr<const AccessTable> access;  // `restrict` lines; null: none
   RateLimitParams rate_limit;                 // `discard`
+  Mode6Inbox* mode6 = nullptr;  // this worker's queue to the ntpq responder; null: mode 6 is dropped
 };
 
 class Worker {
@@ -50,6 +53,7 @@ class Worker {
   crypto::SnapshotPublisherBase::ReaderId reader_ = crypto::SnapshotPublisherBase::kNoReader;
   BatchResponder responder_;
   Gate gate_;
+  std::unique_ptr<Mode6Gate> mode6_gate_;  // only with shared_.mode6
   std::vector<RxPacket> rx_;
   std::vector<Request> requests_;
   std::vector<Reply> replies_;
