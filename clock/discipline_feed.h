@@ -11,8 +11,12 @@ namespace ntsd::clock {
 
 struct FeedParams {
   // A sample whose round trip exceeds the source's best by more than this
-  // ratio is left out (chrony's maxdelayratio idea).
-  double max_delay_ratio = 1.5;
+  // ratio is left out (chrony's maxdelayratio idea). 1.3, not the 1.5 used
+  // before: replaying one recorded 10-minute run (bench/discipline_replay,
+  // bench/README.md) gave steady/burst RMS 394/454 us at 1.5, 312/334 at
+  // 1.3, 325/334 at 1.25, 330/263 at 1.2 — on a loaded host the slow
+  // exchanges are slow on one side, and 1.25-1.3 is where both improve.
+  double max_delay_ratio = 1.3;
   // A sample's error, for its weight:
   //   base_share * (best round trip + upstream root delay) / 2   (the path's asymmetry bound)
   // + jitter_share * the filter's jitter                            (the path's noise)

@@ -29,13 +29,13 @@ TEST(DisciplineFeed, first_sample_is_its_own_best) {
 }
 
 TEST(DisciplineFeed, reject_round_trip_past_the_gate) {
-  EXPECT_FALSE(discipline_measurement(sample_with(0, 0.0160), filter_with_best(0.010)).has_value());
-  EXPECT_TRUE(discipline_measurement(sample_with(0, 0.0149), filter_with_best(0.010)).has_value());
+  EXPECT_FALSE(discipline_measurement(sample_with(0, 0.0140), filter_with_best(0.010)).has_value());
+  EXPECT_TRUE(discipline_measurement(sample_with(0, 0.0130), filter_with_best(0.010)).has_value());
 }
 
 TEST(DisciplineFeed, excess_delay_lowers_the_weight) {
   const auto best = discipline_measurement(sample_with(0, 0.010), filter_with_best(0.010));
-  const auto queued = discipline_measurement(sample_with(0, 0.013), filter_with_best(0.010));
+  const auto queued = discipline_measurement(sample_with(0, 0.012), filter_with_best(0.010));
   ASSERT_TRUE(best && queued);
   EXPECT_GT(queued->error, best->error);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "clock/discipline.h"
+#include "clock/discipline_feed.h"
 #include "clock/exchange.h"
 #include "clock/filter.h"
 #include "clock/selection.h"
@@ -49,6 +50,7 @@ struct Upstream {
   double clock_error_s = 0;  // its time - true time
   ClockFilter filter;
   int64_t last_fed_ns = std::numeric_limits<int64_t>::min();
+  std::vector<OffsetMeasurement> unfed;  // samples that passed the feed policy, not yet given
   int64_t stagger_s = 0;  // its polls are this far into each poll interval
 };
 
@@ -177,7 +179,12 @@ class Network {
     const int64_t t4 = clock_.now_unix_ns();
     const ExchangeResult result = sample_from_reply(reply, t1, t4, kPrecision);
     ASSERT_EQ(result.reject, SampleReject::kNone) << sample_reject_name(result.reject);
-    if (up.filter.add(result.sample) == FilterOutcome::kNoSample) return;
+    const FilterOutcome outcome = up.filter.add(result.sample);
+    // The runner's feed policy (clock/discipline_feed.h), sample by sample.
+    if (auto m = discipline_measurement(result.sample, up.filter.estimate()); m && up.unfed.size() < 64) {
+      up.unfed.push_back(*m);
+    }
+    if (outcome == FilterOutcome::kNoSample) return;
 
     // Selection over every upstream, as the runner does after each sample.
     std::vector<SelectionInput> inputs(upstreams_.size());
@@ -188,16 +195,19 @@ class Network {
     const Selection selection = select_sources(inputs, SelectionParams{}, previous_peer_, t4);
     previous_peer_ = selection.system.selected;
     if (!selection.system.synchronized) return;
-    // Every survivor whose filter estimate is newer than the one last fed.
+    // Every survivor's samples not fed yet, as the runner's discipline_update does.
     std::vector<OffsetMeasurement> measurements;
     for (size_t i = 0; i < upstreams_.size(); ++i) {
+      std::vector<OffsetMeasurement> unfed = std::move(upstreams_[i].unfed);
+      upstreams_[i].unfed.clear();
       const SourceStatus status = selection.sources[i].status;
       if (status != SourceStatus::kSystemPeer && status != SourceStatus::kCandidate) continue;
-      const SourceEstimate& e = upstreams_[i].filter.estimate();
-      if (e.time_ns <= upstreams_[i].last_fed_ns) continue;
-      upstreams_[i].last_fed_ns = e.time_ns;
-      measurements.push_back(measurement_of(e));
-      ++fed_[i];
+      for (const OffsetMeasurement& m : unfed) {
+        if (m.time_ns <= upstreams_[i].last_fed_ns) continue;
+        upstreams_[i].last_fed_ns = m.time_ns;
+        measurements.push_back(m);
+        ++fed_[i];
+      }
     }
     if (measurements.empty()) return;
     apply(discipline_.update(t4, measurements));
