@@ -15,6 +15,7 @@
 #include "config/parser.h"
 #include "crypto/key_ring.h"
 #include "daemon/control_actions.h"
+#include "daemon/check.h"
 #include "daemon/log.h"
 #include "daemon/nts_service.h"
 #include "daemon/options.h"
@@ -50,25 +51,6 @@ void print_parse_problems(const ntsd::config::ParseResult& result) {
   for (const std::string& line : result.warnings) std::fprintf(stderr, "%s\n", line.c_str());
 }
 
-int check_config(const std::string& path) {
-  const auto result = ntsd::config::parse_config_file(path);
-  print_parse_problems(result);
-  if (!result.config) {
-    std::fprintf(stderr, "ntsd: %s: %zu error(s); nothing applied\n", path.c_str(),
-                 result.errors.size());
-    return 1;
-  }
-  const auto& nts = result.config->nts;
-  if (const std::string why = ntsd::crypto::key_ring_size_error(nts.rotate_seconds, int64_t{nts.keep_days} * 86400);
-      !why.empty()) {
-    std::fprintf(stderr, "%s: %s\n", path.c_str(), why.c_str());
-    return 1;
-  }
-  std::printf("%s: OK\n", path.c_str());
-  std::printf("%s\n", ntsd::config::nts_server_mode_text(ntsd::config::nts_server_mode(result.config->nts)));
-  return 0;
-}
-
 // Whether this process may set the clock (CAP_SYS_TIME, bit 25, in CapEff).
 bool has_cap_sys_time() {
   std::ifstream status("/proc/self/status");
@@ -92,7 +74,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   const auto options = ntsd::daemon::parse_command_line(argc, argv, &exit_code);
   if (!options) return exit_code;
-  if (options->check_only) return check_config(options->config_path);
+  if (options->check_only) return ntsd::daemon::check_config(*options);
 
   std::optional<ntsd::config::Config> config;
   if (!options->config_path.empty()) {

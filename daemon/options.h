@@ -10,6 +10,7 @@ namespace ntsd::daemon {
 struct DaemonOptions {
   std::string config_path;           // --config/-c; empty: the embedded default
   bool check_only = false;           // --check: validate the config and exit
+  bool syntax_only = false;          // --syntax-only: --check reads the file only, not what it names
   std::optional<int> workers;        // --workers N (overrides `workers`)
   server::IoBackend io_backend = server::IoBackend::kAuto;  // --io-backend
   std::optional<int> ntp_port;       // --port N (overrides `ntpport`; 0 = any free port)
