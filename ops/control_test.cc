@@ -78,7 +78,7 @@ class FixedSource final : public StatusSource {
     c.system.sync = clock::SyncStatus::kSynchronized;
     c.discipline.stats.valid = true;
     c.discipline.stats.offset = 0.0000021;
-    c.discipline.stats.frequency_in_force_ppm = -12.5;
+    c.discipline.stats.drift_ppm = -12.5;
     s.clock = c;
     return s;
   }

@@ -135,8 +135,11 @@ json status_json(const DaemonStatus& status) {
     out["system_offset_s"] = sys.offset;
     out["system_jitter_s"] = sys.jitter;
     out["since_update_s"] = sys.since_update;
-    out["frequency_ppm"] = d.stats.frequency_in_force_ppm;
-    out["drift_ppm"] = d.stats.drift_ppm;
+    // The learned frequency correction (the driftfile value, chronyc
+    // tracking's "Frequency"); what the kernel runs at now is separate (0
+    // when measure-only, since nothing is adjusted).
+    out["frequency_ppm"] = d.stats.drift_ppm;
+    out["frequency_in_force_ppm"] = d.stats.frequency_in_force_ppm;
     out["host_frequency_ppm"] = d.stats.host_frequency_ppm;
     out["offset_error_s"] = d.stats.offset_error;
     out["measure_only"] = d.measure_only;
