@@ -18,11 +18,13 @@ constexpr struct {
 }  // namespace
 
 uint32_t logconfig_item_bits(std::string_view item) {
-  if (!item.empty() && (item.front() == '+' || item.front() == '-' || item.front() == '=')) item.remove_prefix(1);
+  if (!item.empty() && (item.front() == '+' || item.front() == '-' || item.front() == '='))
+    item.remove_prefix(1);
   // NTPsec also takes a bare "all".
   if (item == "all") return kLogAll;
   for (const auto& kind : kKinds) {
-    if (item.size() <= kind.name.size() || item.substr(item.size() - kind.name.size()) != kind.name) continue;
+    if (item.size() <= kind.name.size() || item.substr(item.size() - kind.name.size()) != kind.name)
+      continue;
     const std::string_view cls = item.substr(0, item.size() - kind.name.size());
     if (cls == "all") return kind.bits * 0x1111;  // that kind in every class
     for (const auto& c : kClasses) {

@@ -22,7 +22,8 @@ TEST(LogConfig, ManualExamples) {
   EXPECT_EQ(mask_of({"-peerall"}), kLogAll & ~0x00f0u);
   EXPECT_EQ(mask_of({"=allevents"}), 0x2222u);
   EXPECT_EQ(mask_of({"=all", "-clockinfo"}), kLogAll & ~uint32_t{kLogClockInfo});
-  EXPECT_EQ(mask_of({"=sysinfo", "peerevents"}), uint32_t{kLogSysInfo | kLogPeerEvents});  // no sign adds
+  EXPECT_EQ(mask_of({"=sysinfo", "peerevents"}),
+            uint32_t{kLogSysInfo | kLogPeerEvents});  // no sign adds
 }
 
 TEST(LogConfig, RejectsUnknownClasses) {
@@ -34,16 +35,20 @@ TEST(LogConfig, RejectsUnknownClasses) {
 }
 
 TEST(LogConfig, ParserAppliesItemsAndWarnsAboutSilentClasses) {
-  const ParseResult r = parse_config_text("logconfig =syncall +clockall\nlogconfig +peerstatistics\n", "ntp.conf");
+  const ParseResult r =
+      parse_config_text("logconfig =syncall +clockall\nlogconfig +peerstatistics\n", "ntp.conf");
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->log_mask, 0xff00u | kLogPeerStatistics);
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_EQ(r.warnings[0], "ntp.conf:2: logconfig '+peerstatistics': ntsd has no such messages; accepted, changes nothing");
+  EXPECT_EQ(r.warnings[0],
+            "ntp.conf:2: logconfig '+peerstatistics': ntsd has no such messages; accepted, changes "
+            "nothing");
 
   const ParseResult bad = parse_config_text("logconfig =syncall +bogusall\n", "ntp.conf");
   EXPECT_FALSE(bad.config);
   ASSERT_EQ(bad.errors.size(), 1u);
-  EXPECT_NE(bad.errors[0].find("ntp.conf:1: unknown log class '+bogusall'"), std::string::npos) << bad.errors[0];
+  EXPECT_NE(bad.errors[0].find("ntp.conf:1: unknown log class '+bogusall'"), std::string::npos)
+      << bad.errors[0];
 
   EXPECT_EQ(parse_config_text("", "ntp.conf").config->log_mask, kLogAll);
 }

@@ -30,12 +30,14 @@ std::string folder_of(const std::string& path) {
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
-bool allowed_by_bits(const struct stat& st, int mode, uid_t uid, gid_t gid, const std::vector<gid_t>& groups) {
+bool allowed_by_bits(const struct stat& st, int mode, uid_t uid, gid_t gid,
+                     const std::vector<gid_t>& groups) {
   if (uid == 0) return true;
   mode_t shift = 0;  // others
   if (st.st_uid == uid) {
     shift = 6;
-  } else if (st.st_gid == gid || std::find(groups.begin(), groups.end(), st.st_gid) != groups.end()) {
+  } else if (st.st_gid == gid ||
+             std::find(groups.begin(), groups.end(), st.st_gid) != groups.end()) {
     shift = 3;
   }
   const mode_t bits = (st.st_mode >> shift) & 7;
@@ -90,7 +92,8 @@ void check_certificate(const config::NtsSettings& nts, Findings& f) {
     f.warning("certificate " + nts.cert + " expires in " + std::to_string(days) + " day(s), on " +
               day_text(*not_after) + " (renewal failing?)");
   } else if (not_after) {
-    f.fact("certificate expires on " + day_text(*not_after) + " (" + std::to_string(days) + " days from now)");
+    f.fact("certificate expires on " + day_text(*not_after) + " (" + std::to_string(days) +
+           " days from now)");
   }
 }
 
@@ -116,8 +119,8 @@ void check_writable_folder(const char* what, const std::string& folder, uid_t ui
 
 }  // namespace
 
-bool user_may(const std::string& path, int mode, uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
-              std::string* why) {
+bool user_may(const std::string& path, int mode, uid_t uid, gid_t gid,
+              const std::vector<gid_t>& groups, std::string* why) {
   // Every folder on the way must be searchable, the last must allow `mode`.
   std::string prefix;
   size_t pos = path.front() == '/' ? 1 : 0;
@@ -127,11 +130,13 @@ bool user_may(const std::string& path, int mode, uid_t uid, gid_t gid, const std
     prefix = path.substr(0, slash == 0 ? 1 : slash);
     struct stat st;
     if (::stat(prefix.c_str(), &st) == 0 && !allowed_by_bits(st, X_OK, uid, gid, groups)) {
-      *why = "folder " + prefix + " is not searchable (mode " + [&] {
-        char m[8];
-        std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        return std::string(m);
-      }() + ", owner uid " + std::to_string(st.st_uid) + ")";
+      *why = "folder " + prefix + " is not searchable (mode " +
+             [&] {
+               char m[8];
+               std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+               return std::string(m);
+             }() +
+             ", owner uid " + std::to_string(st.st_uid) + ")";
       return false;
     }
     pos = slash + 1;
@@ -144,7 +149,8 @@ bool user_may(const std::string& path, int mode, uid_t uid, gid_t gid, const std
   if (!allowed_by_bits(st, mode, uid, gid, groups)) {
     char m[8];
     std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    *why = std::string("mode ") + m + ", owner uid " + std::to_string(st.st_uid) + " gid " + std::to_string(st.st_gid);
+    *why = std::string("mode ") + m + ", owner uid " + std::to_string(st.st_uid) + " gid " +
+           std::to_string(st.st_gid);
     return false;
   }
   return true;
@@ -156,26 +162,30 @@ int check_config(const DaemonOptions& options) {
   for (const std::string& line : result.errors) std::fprintf(stderr, "%s\n", line.c_str());
   for (const std::string& line : result.warnings) std::fprintf(stderr, "%s\n", line.c_str());
   if (!result.config) {
-    std::fprintf(stderr, "ntsd: %s: %zu error(s); nothing applied\n", path.c_str(), result.errors.size());
+    std::fprintf(stderr, "ntsd: %s: %zu error(s); nothing applied\n", path.c_str(),
+                 result.errors.size());
     return kCheckErrors;
   }
   const config::Config& config = *result.config;
   const auto& nts = config.nts;
-  if (const std::string why = crypto::key_ring_size_error(nts.rotate_seconds, int64_t{nts.keep_days} * 86400);
+  if (const std::string why =
+          crypto::key_ring_size_error(nts.rotate_seconds, int64_t{nts.keep_days} * 86400);
       !why.empty()) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), why.c_str());
     return kCheckErrors;
   }
   Findings f;
   if (options.syntax_only) {
-    std::printf("%s: OK (syntax only: the files and folders it names were not checked)\n", path.c_str());
+    std::printf("%s: OK (syntax only: the files and folders it names were not checked)\n",
+                path.c_str());
     f.fact(config::nts_server_mode_text(config::nts_server_mode(nts)));
     return kCheckOk;
   }
   f.fact(path + ": syntax OK");
   f.fact(config::nts_server_mode_text(config::nts_server_mode(nts)));
 
-  if (config::nts_server_on(nts) && !nts.cert.empty() && !nts.key.empty()) check_certificate(nts, f);
+  if (config::nts_server_on(nts) && !nts.cert.empty() && !nts.key.empty())
+    check_certificate(nts, f);
   if (!nts.ca.empty()) check_ca(nts.ca, f);
   for (const auto& server : config.servers) {
     if (!server.ca.empty()) check_ca(server.ca, f);
@@ -189,7 +199,8 @@ int check_config(const DaemonOptions& options) {
   } else {
     const uid_t uid = run_as ? run_as->uid : ::geteuid();
     const gid_t gid = run_as ? run_as->gid : ::getegid();
-    const std::string user = run_as ? run_as->user + " (uid " + std::to_string(uid) + ")" : "uid " + std::to_string(uid);
+    const std::string user =
+        run_as ? run_as->user + " (uid " + std::to_string(uid) + ")" : "uid " + std::to_string(uid);
     std::vector<gid_t> groups;  // ntsd sets supplementary groups = GROUP only (privileges.cc)
     if (!run_as) {
       groups.resize(64);
@@ -210,19 +221,27 @@ int check_config(const DaemonOptions& options) {
     } else if (::stat(state_dir.c_str(), &st) != 0) {
       f.fact("state folder " + state_dir + ": created at start (" + std::strerror(errno) + " now)");
     } else if (run_as && st.st_uid == 0 && (st.st_mode & 07777) == 0700) {
-      f.fact("state folder " + state_dir + ": root's, mode 0700: handed to " + run_as->user + " at start");
+      f.fact("state folder " + state_dir + ": root's, mode 0700: handed to " + run_as->user +
+             " at start");
     } else {
       check_writable_folder("state folder", state_dir, uid, gid, groups, user, f);
     }
-    if (!config.driftfile.empty()) check_writable_folder("driftfile folder", folder_of(config.driftfile), uid, gid, groups, user, f);
-    if (!config.statsdir.empty()) check_writable_folder("statsdir", config.statsdir, uid, gid, groups, user, f);
-    if (!nts.cookie_file.empty()) check_writable_folder("nts cookie folder", folder_of(nts.cookie_file), uid, gid, groups, user, f);
+    if (!config.driftfile.empty())
+      check_writable_folder("driftfile folder", folder_of(config.driftfile), uid, gid, groups, user,
+                            f);
+    if (!config.statsdir.empty())
+      check_writable_folder("statsdir", config.statsdir, uid, gid, groups, user, f);
+    if (!nts.cookie_file.empty())
+      check_writable_folder("nts cookie folder", folder_of(nts.cookie_file), uid, gid, groups, user,
+                            f);
     if (config::nts_server_on(nts)) {
       for (const std::string* file : {&nts.cert, &nts.key}) {
         std::string why;
         // A missing file is already an error above.
-        if (!file->empty() && ::stat(file->c_str(), &st) == 0 && !user_may(*file, R_OK, uid, gid, groups, &why)) {
-          f.warning((file == &nts.cert ? "nts cert " : "nts key ") + *file + " is not readable by " + user +
+        if (!file->empty() && ::stat(file->c_str(), &st) == 0 &&
+            !user_may(*file, R_OK, uid, gid, groups, &why)) {
+          f.warning((file == &nts.cert ? "nts cert " : "nts key ") + *file +
+                    " is not readable by " + user +
                     ": certificate reloads (SIGHUP, renewals) will fail: " + why);
         }
       }
@@ -233,11 +252,14 @@ int check_config(const DaemonOptions& options) {
       const bool exists = ::stat(config.logfile.c_str(), &st) == 0;
       if (!exists && !user_may(folder_of(config.logfile), W_OK | X_OK, 0, 0, {}, &why)) {
         f.error("logfile " + config.logfile + ": " + why);
-      } else if (exists ? !user_may(config.logfile, W_OK, uid, gid, groups, &why)
-                        : !user_may(folder_of(config.logfile), W_OK | X_OK, uid, gid, groups, &why)) {
+      } else if (exists
+                     ? !user_may(config.logfile, W_OK, uid, gid, groups, &why)
+                     : !user_may(folder_of(config.logfile), W_OK | X_OK, uid, gid, groups, &why)) {
         f.warning("logfile " + config.logfile + " is not writable by " + user + " (" + why +
-                  "): after SIGHUP ntsd keeps writing to the old file unless logrotate creates the new one "
-                  "for it (create 0640 " + (run_as ? run_as->user : std::string("USER")) + " adm)");
+                  "): after SIGHUP ntsd keeps writing to the old file unless logrotate creates the "
+                  "new one "
+                  "for it (create 0640 " +
+                  (run_as ? run_as->user : std::string("USER")) + " adm)");
       } else {
         f.fact("logfile " + config.logfile + ": writable by " + user);
       }
@@ -245,8 +267,8 @@ int check_config(const DaemonOptions& options) {
   }
   if (f.errors > 0) {
     std::fflush(stdout);
-    std::fprintf(stderr, "ntsd: %s: %d error(s), %d warning(s): ntsd would fail or break with it\n", path.c_str(),
-                 f.errors, f.warnings);
+    std::fprintf(stderr, "ntsd: %s: %d error(s), %d warning(s): ntsd would fail or break with it\n",
+                 path.c_str(), f.errors, f.warnings);
     return kCheckErrors;
   }
   std::printf("%s: OK%s\n", path.c_str(),

@@ -12,9 +12,9 @@ namespace ntsd::daemon {
 
 // Exit codes of `ntsd --check` (README "Running").
 enum CheckExit : int {
-  kCheckOk = 0,        // would start and run as configured (warnings may be printed)
-  kCheckErrors = 1,    // a syntax error, or something ntsd would fail on or break
-  kCheckUsage = 2,     // bad command line (e.g. --check without --config)
+  kCheckOk = 0,      // would start and run as configured (warnings may be printed)
+  kCheckErrors = 1,  // a syntax error, or something ntsd would fail on or break
+  kCheckUsage = 2,   // bad command line (e.g. --check without --config)
 };
 
 // Prints every finding, one line each, to stdout ("FILE: OK" and facts) and
@@ -24,7 +24,7 @@ int check_config(const DaemonOptions& options);
 // Whether uid/gid (and supplementary `groups`) may `mode` (R_OK, W_OK|X_OK…)
 // `path` by its permission bits, every folder on the way searchable; root
 // (uid 0) passes as with CAP_DAC_OVERRIDE. `why` names the obstacle.
-bool user_may(const std::string& path, int mode, uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
-              std::string* why);
+bool user_may(const std::string& path, int mode, uid_t uid, gid_t gid,
+              const std::vector<gid_t>& groups, std::string* why);
 
 }  // namespace ntsd::daemon

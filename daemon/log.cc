@@ -51,11 +51,16 @@ void vlog(Level level, uint32_t log_class, const char* format, va_list args) {
   char text[2048];
   const int n = std::vsnprintf(text, sizeof text, format, args);
   if (n < 0) return;
-  log_text(level, log_class, std::string_view(text, std::min<size_t>(static_cast<size_t>(n), sizeof text - 1)));
+  log_text(level, log_class,
+           std::string_view(text, std::min<size_t>(static_cast<size_t>(n), sizeof text - 1)));
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+bool contains(std::string_view s, std::string_view part) {
+  return s.find(part) != std::string_view::npos;
+}
 
 }  // namespace
 
@@ -99,9 +104,9 @@ void log_text(Level level, uint32_t log_class, std::string_view text) {
   tm utc;
   gmtime_r(&now, &utc);
   char when[64];
-  const int m = std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02dZ ntsd[%d]: ", utc.tm_year + 1900,
-                              utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                              static_cast<int>(getpid()));
+  const int m = std::snprintf(
+      when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02dZ ntsd[%d]: ", utc.tm_year + 1900,
+      utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(getpid()));
   std::string line(when, static_cast<size_t>(std::max(m, 0)));
   line += level_word(level);
   line += text;
@@ -138,7 +143,8 @@ void log_info(uint32_t log_class, const char* format, ...) {
 }
 
 void log_report(Level otherwise, uint32_t log_class, std::string_view text) {
-  if (starts_with(text, "warning: ")) return log_text(Level::kWarning, kLogRequested, text.substr(9));
+  if (starts_with(text, "warning: "))
+    return log_text(Level::kWarning, kLogRequested, text.substr(9));
   if (starts_with(text, "error: ")) return log_text(Level::kError, kLogRequested, text.substr(7));
   log_text(otherwise, log_class, text);
 }
@@ -200,8 +206,9 @@ ClockLineClass classify_clock_line(std::string_view line) {
   for (std::string_view word : {std::string_view("warning: "), std::string_view("WARNING: ")}) {
     // "clock: warning: X" -> "clock: X"; the level word goes in front.
     if (starts_with(body, word)) {
-      return {Level::kWarning, kLogRequested, std::string(line.substr(0, line.size() - body.size())) +
-                                                  std::string(body.substr(word.size()))};
+      return {Level::kWarning, kLogRequested,
+              std::string(line.substr(0, line.size() - body.size())) +
+                  std::string(body.substr(word.size()))};
     }
   }
   for (const Rule& rule : kRules) {

@@ -49,7 +49,8 @@ TEST(Log, StderrAndJournalForms) {
   EXPECT_EQ(format_stderr_line(Level::kInfo, "serving NTP on 127.0.0.1:123", false),
             "ntsd: serving NTP on 127.0.0.1:123\n");
   // sd-daemon.h: SD_ERR "<3>", SD_WARNING "<4>", SD_NOTICE "<5>", SD_INFO "<6>".
-  EXPECT_EQ(format_stderr_line(Level::kError, "not started: x", true), "<3>error: not started: x\n");
+  EXPECT_EQ(format_stderr_line(Level::kError, "not started: x", true),
+            "<3>error: not started: x\n");
   EXPECT_EQ(format_stderr_line(Level::kWarning, "w", true), "<4>warning: w\n");
   EXPECT_EQ(format_stderr_line(Level::kNotice, "ready", true), "<5>ready\n");
   EXPECT_EQ(format_stderr_line(Level::kInfo, "i", true), "<6>i\n");
@@ -87,9 +88,9 @@ TEST(Log, LogconfigMasksNoticesButNeverWarnings) {
     log_warning("shown warning %d", 1);
     log_error("shown error");
     log_notice(kLogRequested, "shown counters");
-    log_clock_line("clock: 127.0.0.1: reachable");             // peerevents: hidden
-    log_clock_line("clock: synchronised to 127.0.0.1 (x)");    // syncstatus: shown
-    log_clock_line("clock: warning: driftfile: bad number");   // a warning: shown
+    log_clock_line("clock: 127.0.0.1: reachable");            // peerevents: hidden
+    log_clock_line("clock: synchronised to 127.0.0.1 (x)");   // syncstatus: shown
+    log_clock_line("clock: warning: driftfile: bad number");  // a warning: shown
     set_log_mask(kLogAll);
   });
   EXPECT_EQ(out,
@@ -107,15 +108,18 @@ TEST(Log, ClockLinesGetLevelsAndClasses) {
     Level level;
     uint32_t cls;
   } cases[] = {
-      {"clock: PANIC: the upstreams' time is more than tinker panic away", Level::kError, kLogClockEvents},
+      {"clock: PANIC: the upstreams' time is more than tinker panic away", Level::kError,
+       kLogClockEvents},
       {"clock: STEPPED THE CLOCK WHILE SERVING by 1.5 s", Level::kWarning, kLogClockEvents},
       {"clock: stepped the clock at start by 0.5 s", Level::kNotice, kLogClockEvents},
       {"clock: nts.example:4460: NTS-KE failed: timeout", Level::kWarning, kLogPeerEvents},
       {"clock: nts.example:4460: NTS-KE ok: 8 cookies, AEAD 15", Level::kNotice, kLogPeerEvents},
       {"clock: 127.0.0.1: unreachable", Level::kNotice, kLogPeerEvents},
       {"clock: 127.0.0.1: falsetick", Level::kNotice, kLogPeerStatus},
-      {"clock: 127.0.0.1: NTS session restored from /var/lib/ntsd/c (8 cookies)", Level::kInfo, kLogPeerInfo},
-      {"clock: synchronised to 127.0.0.1 (127.0.0.1:123): stratum 2", Level::kNotice, kLogSyncStatus},
+      {"clock: 127.0.0.1: NTS session restored from /var/lib/ntsd/c (8 cookies)", Level::kInfo,
+       kLogPeerInfo},
+      {"clock: synchronised to 127.0.0.1 (127.0.0.1:123): stratum 2", Level::kNotice,
+       kLogSyncStatus},
       {"clock: no source selectable: holdover (0 survivors)", Level::kNotice, kLogSyncStatus},
       {"clock: driftfile /var/lib/ntp/drift: -3.2 ppm", Level::kInfo, kLogClockInfo},
       {"clock: set frequency failed: EPERM", Level::kError, kLogClockEvents},

@@ -23,6 +23,7 @@
 #include "daemon/serve_plan.h"
 #include "daemon/state_dir.h"
 #include "daemon/status_collector.h"
+#include "daemon/systemd.h"
 #include "ops/metrics_server.h"
 #include "server/mode6_service.h"
 #include "server/server.h"
@@ -279,6 +280,19 @@ int main(int argc, char** argv) {
   // ntpq (mode 6) is answered by its own thread, off the workers' loops.
   auto ntpq = ntsd::server::Mode6Service::start(*server, status);
   log_notice(kLogSysEvents, "ready; Ctrl-C or SIGTERM stops, SIGUSR1 prints counters, SIGHUP reloads the certificate");
+  // systemd Type=notify (only with NOTIFY_SOCKET): every socket is bound and
+  // the keys and certificate are loaded, so READY=1 now; then STATUS= and,
+  // while every worker goes round its loop, WATCHDOG=1 (daemon/systemd.h).
+  const auto systemd = ntsd::daemon::SystemdNotifier::from_environment();
+  auto serving_figures = [&] {
+    ntsd::daemon::ServingFigures f{server->worker_count(), nts != nullptr, state.load().stratum,
+                                   server->totals().received, {}};
+    for (int w = 0; w < server->worker_count(); ++w) {
+      f.heartbeats.push_back(server->worker_counters(w).heartbeats.get());
+    }
+    return f;
+  };
+  if (systemd) systemd->ready(serving_figures());
 
   auto print_counters = [&](const char* prefix, uint32_t what) {
     log_notice(what, "%scounters: %s", prefix, server->totals().to_line().c_str());
@@ -294,7 +308,13 @@ int main(int argc, char** argv) {
   };
   for (;;) {
     int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    if (systemd) {
+      sig = ntsd::daemon::wait_for_signal(signals, systemd->tick_ms());
+      systemd->tick(serving_figures());
+      if (sig == 0) continue;
+    } else if (sigwait(&signals, &sig) != 0) {
+      continue;
+    }
     if (sig == SIGUSR1) {
       print_counters("", ntsd::daemon::kLogRequested);
     } else if (sig == SIGHUP) {
@@ -315,6 +335,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  if (systemd) systemd->stopping();
   if (ntpq) ntpq->stop();
   if (metrics) metrics->stop();  // no scrape may read `status` while the pieces stop
   if (control) control->stop();  // nor a control request

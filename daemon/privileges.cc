@@ -450,7 +450,8 @@ bool install_syscall_filter(std::string* report, std::string* error) {
     allow_if("ioctl", SCMP_A1(SCMP_CMP_EQ, request));
   }
   // Sockets: UDP/TCP for upstreams and DNS, netlink for getaddrinfo's
-  // AI_ADDRCONFIG, unix for nscd; no raw or packet sockets.
+  // AI_ADDRCONFIG, unix for nscd and sd_notify (a datagram socket and
+  // sendmsg to NOTIFY_SOCKET per message); no raw or packet sockets.
   for (int domain : {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK}) {
     allow_if("socket", SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(domain)));
   }

@@ -30,19 +30,21 @@ class TlsContextTest : public ::testing::Test {
 };
 
 TEST_F(TlsContextTest, MissingFilesSayNoSuchFile) {
-  EXPECT_EQ(make_error(dir_ + "/nope.pem", pki_.key), "nts cert " + dir_ + "/nope.pem: No such file or directory");
-  EXPECT_EQ(make_error(pki_.cert, dir_ + "/nope.key"), "nts key " + dir_ + "/nope.key: No such file or directory");
+  EXPECT_EQ(make_error(dir_ + "/nope.pem", pki_.key),
+            "nts cert " + dir_ + "/nope.pem: No such file or directory");
+  EXPECT_EQ(make_error(pki_.cert, dir_ + "/nope.key"),
+            "nts key " + dir_ + "/nope.key: No such file or directory");
   EXPECT_EQ(make_error(dir_, pki_.key), "nts cert " + dir_ + ": not a regular file");
 }
 
 TEST_F(TlsContextTest, ContentsErrorsAreNamed) {
   const std::string junk = dir_ + "/junk.pem";
   std::ofstream(junk) << "not a certificate\n";
-  EXPECT_EQ(make_error(junk, pki_.key),
-            "cannot load certificate chain " + junk + ": no PEM block in it (expected -----BEGIN ...-----)");
+  EXPECT_EQ(make_error(junk, pki_.key), "cannot load certificate chain " + junk +
+                                            ": no PEM block in it (expected -----BEGIN ...-----)");
   std::string other_cert, other_key, error;
-  ASSERT_TRUE(testing::make_server_cert(pki_, dir_ + "/other", testing::KeyKind::kEcdsaP256, "other", other_cert,
-                                        other_key, &error))
+  ASSERT_TRUE(testing::make_server_cert(pki_, dir_ + "/other", testing::KeyKind::kEcdsaP256,
+                                        "other", other_cert, other_key, &error))
       << error;
   EXPECT_EQ(make_error(pki_.cert, other_key),
             "private key " + other_key + " does not match certificate " + pki_.cert);

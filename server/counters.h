@@ -28,6 +28,7 @@ struct alignas(64) WorkerCounters {
   Counter bytes_in;
   Counter bytes_out;
   Counter batches;
+  Counter heartbeats;  // receive rounds, idle ones too (every 100 ms at least): the watchdog's proof of life
   Counter nts_replied;  // NTS-authenticated replies
   Counter kod_rate;     // Kiss-o'-Death RATE replies
   Counter mode6_queued;  // mode-6 (ntpq) requests handed to the ops thread

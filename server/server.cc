@@ -110,6 +110,9 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
     Server* raw = server.get();
     server->threads_.emplace_back([worker = built[w], raw] { worker->run(raw->stop_); });
     if (options.pin_workers) pin_to_cpu(server->threads_.back(), w % cpus);
+    // "ntsd-worker-N" in top -H, ps -L and /proc/PID/task/*/comm.
+    const std::string name = "ntsd-worker-" + std::to_string(w);
+    pthread_setname_np(server->threads_.back().native_handle(), name.substr(0, 15).c_str());
   }
   for (const auto& worker : built) {
     server->rate_limiters_.push_back(worker->rate_limiter());

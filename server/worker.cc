@@ -30,6 +30,9 @@ void Worker::run(const std::atomic<bool>& stop) {
 
 size_t Worker::run_once(int timeout_ms) {
   const bool has_keys = reader_ != crypto::SnapshotPublisherBase::kNoReader;
+  // One relaxed store per round, not per packet; a worker stuck anywhere in
+  // its loop stops counting, and systemd's watchdog stops being fed (daemon/systemd.cc).
+  counters_.heartbeats.add();
   const size_t received = io_->receive_batch(rx_, timeout_ms);
   if (received == 0) {
     if (has_keys) shared_.keys->quiescent(reader_);
