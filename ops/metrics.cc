@@ -74,8 +74,7 @@ NtpdRsServerCounts ntpd_rs_counts(const server::CounterTotals& t) {
   c.rate_limited = drops(t, DropReason::kRateLimited) + t.kod_rate;
   c.ignored = t.dropped_total() - c.denied - drops(t, DropReason::kRateLimited);
   c.nts_accepted = t.nts_replied;
-  for (DropReason r : {DropReason::kNtsNotAvailable, DropReason::kNtsMalformed, DropReason::kNtsBadAuthenticator,
-                       DropReason::kNtsNoRoom, DropReason::kNtsCryptoFailure, DropReason::kNtsNoSealKey}) {
+  for (DropReason r : {DropReason::kNtsNotAvailable, DropReason::kNtsMalformed, DropReason::kNtsNoRoom, DropReason::kNtsCryptoFailure, DropReason::kNtsNoSealKey}) {
     c.nts_denied += drops(t, r);
   }
   c.nts_received = c.nts_accepted + c.nts_denied + c.nts_nak;

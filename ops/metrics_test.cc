@@ -39,7 +39,7 @@ DaemonStatus sample_status() {
     t.dropped[static_cast<size_t>(DropReason::kTooShort)] = 3;
     t.dropped[static_cast<size_t>(DropReason::kRestricted)] = 2;
     t.dropped[static_cast<size_t>(DropReason::kRateLimited)] = 1;
-    t.dropped[static_cast<size_t>(DropReason::kNtsBadAuthenticator)] = 4;
+    t.dropped[static_cast<size_t>(DropReason::kNtsMalformed)] = 4;
     t.naks[static_cast<size_t>(NakReason::kExpiredKey)] = 5;
     t.kod_rate = 1;
     t.nts_replied = 50;
@@ -142,7 +142,7 @@ TEST(Metrics, PerWorkerAndByReason) {
   EXPECT_TRUE(has_line(text, "ntsd_worker_received_packets_total{worker=\"1\"} 200")) << text;
   EXPECT_TRUE(has_line(text, "ntsd_worker_dropped_packets_total{worker=\"1\"} 10")) << text;
   EXPECT_TRUE(has_line(text, "ntsd_server_dropped_packets_total{reason=\"too_short\"} 6")) << text;
-  EXPECT_TRUE(has_line(text, "ntsd_server_dropped_packets_total{reason=\"nts_bad_authenticator\"} 8")) << text;
+  EXPECT_TRUE(has_line(text, "ntsd_server_dropped_packets_total{reason=\"nts_malformed\"} 8")) << text;
   EXPECT_TRUE(has_line(text, "ntsd_server_nts_naks_total{reason=\"expired_key\"} 10")) << text;
   EXPECT_TRUE(has_line(text, "ntsd_server_nts_naks_total{reason=\"unknown_key\"} 0")) << text;
   EXPECT_TRUE(has_line(text, "ntsd_server_cookie_opens_total{key_age=\"current\"} 80")) << text;

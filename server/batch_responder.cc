@@ -178,6 +178,19 @@ void BatchResponder::prepare(std::span<const Request> requests, const ServerStat
   if (s.nts_count > 0) answer_nts(requests, nts, replies);
 }
 
+// NTS NAK: a Kiss-o'-Death NTSN echoing the Unique Identifier and nothing
+// else (RFC 8915 §5.7: no cookie, no authenticator). It is no larger than the
+// request, which carried that Unique Identifier plus a cookie and an
+// authenticator.
+void BatchResponder::write_nak(const Request& request, const NtsRequest& parsed, NakReason why, Reply& reply) {
+  const size_t uid_field = kEfHeaderSize + pad4(parsed.unique_id.size());
+  write_kod_header(request.bytes, request.rx_time, proto::refid_from_ascii("NTSN"), reply.buffer);
+  proto::write_extension_field(reply.buffer.subspan(kNtpHeaderSize), proto::kEfUniqueIdentifier,
+                               parsed.unique_id);
+  reply.verdict = Verdict::reply(kNtpHeaderSize + uid_field, ReplyKind::kNak);
+  reply.verdict.nak = why;
+}
+
 void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPolicy& nts,
                                 std::span<Reply> replies) {
   Scratch& s = *scratch_;
@@ -199,14 +212,7 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
     const size_t r = s.reply_of[j];
     const NtsRequest& req = s.parsed[j];
     if (s.statuses[j] != crypto::CookieStatus::kOk) {
-      Reply& reply = replies[r];
-      const size_t uid_field = kEfHeaderSize + pad4(req.unique_id.size());
-      write_kod_header(requests[r].bytes, requests[r].rx_time, proto::refid_from_ascii("NTSN"),
-                       reply.buffer);
-      proto::write_extension_field(reply.buffer.subspan(kNtpHeaderSize),
-                                   proto::kEfUniqueIdentifier, req.unique_id);
-      reply.verdict = Verdict::reply(kNtpHeaderSize + uid_field, ReplyKind::kNak);
-      reply.verdict.nak = nak_reason_of(s.statuses[j]);
+      write_nak(requests[r], req, nak_reason_of(s.statuses[j]), replies[r]);
       continue;
     }
     const size_t sealed_length = req.ciphertext.size();
@@ -232,7 +238,7 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
     const size_t r = s.reply_of[j];
     Reply& reply = replies[r];
     if (!s.verified[v]) {
-      reply.verdict = Verdict::drop(DropReason::kNtsBadAuthenticator);
+      write_nak(requests[r], s.parsed[j], NakReason::kBadAuthenticator, reply);
       continue;
     }
     const NtsRequest& req = s.parsed[j];

@@ -61,6 +61,7 @@ class BatchResponder {
   // Wipes the session keys and decrypted fields the last batch left in the scratch.
   void wipe_batch();
   void answer_nts(std::span<const Request> requests, const NtsPolicy& nts, std::span<Reply> replies);
+  static void write_nak(const Request& request, const NtsRequest& parsed, NakReason why, Reply& reply);
   std::unique_ptr<Scratch> scratch_;
   crypto::NonceSource nonces_;
 };

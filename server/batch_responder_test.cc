@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "clock/nts_codec_testing.h"
@@ -153,14 +154,27 @@ TEST_F(NtsRespond, naks_unopenable_cookies_by_reason) {
   }
 }
 
-TEST_F(NtsRespond, drops_a_request_whose_authenticator_does_not_verify) {
+// RFC 8915 §5.7: unable to authenticate the request -> NTS NAK, with the
+// (as received) Unique Identifier and neither cookie nor authenticator.
+TEST_F(NtsRespond, naks_a_request_whose_authenticator_does_not_verify) {
   const auto session = make_session(keys_->current(), 10);
   auto request = request_bytes(session, 1, uid_);
   for (size_t byte : {size_t{1}, size_t{60}, request.size() - 1}) {  // header, UID, tag
     auto tampered = request;
     tampered[byte] ^= 0x01;
     std::vector<uint8_t> reply;
-    EXPECT_EQ(answer(tampered, reply).reason, DropReason::kNtsBadAuthenticator) << byte;
+    const Verdict v = answer(tampered, reply);
+    ASSERT_TRUE(v.is_reply()) << byte;
+    EXPECT_EQ(v.kind, ReplyKind::kNak) << byte;
+    EXPECT_EQ(v.nak, NakReason::kBadAuthenticator) << byte;
+    ASSERT_LE(v.reply_size, tampered.size());
+    EXPECT_EQ(reply[1], 0) << "stratum 0: a kiss";
+    EXPECT_EQ(std::memcmp(reply.data() + 12, "NTSN", 4), 0);
+    const auto fields = proto::parse_extension_fields(std::span<const uint8_t>(reply).first(v.reply_size));
+    ASSERT_EQ(fields.count, 1u) << byte;
+    EXPECT_EQ(fields.fields[0].type, proto::kEfUniqueIdentifier);
+    EXPECT_TRUE(std::equal(fields.fields[0].body.begin(), fields.fields[0].body.end(), tampered.begin() + 52))
+        << "the UID as received";
   }
 }
 
@@ -267,7 +281,10 @@ TEST_F(NtsRespond, batch_of_mixed_requests) {
       }
       case 1: EXPECT_EQ(v.kind, ReplyKind::kNak) << i; break;
       case 2: EXPECT_EQ(v.kind, ReplyKind::kPlain) << i; break;
-      case 3: EXPECT_EQ(v.reason, DropReason::kNtsBadAuthenticator) << i; break;
+      case 3:
+        EXPECT_EQ(v.kind, ReplyKind::kNak) << i;
+        EXPECT_EQ(v.nak, NakReason::kBadAuthenticator) << i;
+        break;
     }
   }
 }

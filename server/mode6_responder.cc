@@ -244,7 +244,6 @@ const std::vector<std::pair<std::string_view, SystemVariable>>& system_variables
        [](const SystemView& v) {
          const auto& t = v.s.server.total;
          return std::to_string(t.naks_total() + drops(t, DropReason::kNtsMalformed) +
-                               drops(t, DropReason::kNtsBadAuthenticator) +
                                drops(t, DropReason::kNtsNotAvailable));
        }},
       {"nts_server_send", [](const SystemView& v) { return std::to_string(v.s.server.total.nts_replied); }},
@@ -268,7 +267,9 @@ const std::vector<std::pair<std::string_view, SystemVariable>>& system_variables
       {"nts_cookie_decode_error",
        [](const SystemView& v) {
          const auto& t = v.s.server.total;
-         return std::to_string(t.naks_total() - naks(t, NakReason::kExpiredKey));
+         // Cookies that did not open; a bad authenticator is no cookie error.
+         return std::to_string(t.naks_total() - naks(t, NakReason::kExpiredKey) -
+                               naks(t, NakReason::kBadAuthenticator));
        }},
       {"nts_ke_probes_good",
        [](const SystemView& v) {

@@ -300,13 +300,17 @@ TEST_F(NtsConformance, unknown_fields_before_the_authenticator_are_ignored) {
   expect_served(s, Shape{.before_auth = {field(0x2005, 28), field(0x7fff, 0)}}, 1);
 }
 
-// A tampered unknown field before the authenticator breaks the authenticator.
+// A tampered unknown field before the authenticator breaks the authenticator;
+// §5.7: unable to authenticate the request -> NTS NAK.
 TEST_F(NtsConformance, unknown_field_reject_tampered_before_the_authenticator) {
   const auto s = session();
   auto request = build(s, Shape{.before_auth = {field(0x2005, 28, 0x11)}}, nullptr);
   request[48 + 36 + 108 + 10] ^= 1;
   std::vector<uint8_t> reply;
-  EXPECT_EQ(answer(request, reply).reason, DropReason::kNtsBadAuthenticator);
+  const Verdict v = answer(request, reply);
+  ASSERT_TRUE(v.is_reply());
+  EXPECT_EQ(v.kind, ReplyKind::kNak);
+  EXPECT_EQ(v.nak, NakReason::kBadAuthenticator);
 }
 
 // §5.7: "The server MUST discard any unauthenticated extension fields and

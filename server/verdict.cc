@@ -12,7 +12,6 @@ const char* drop_reason_name(DropReason reason) {
     case DropReason::kMalformedExtensions: return "malformed_extensions";
     case DropReason::kNtsNotAvailable: return "nts_not_available";
     case DropReason::kNtsMalformed: return "nts_malformed";
-    case DropReason::kNtsBadAuthenticator: return "nts_bad_authenticator";
     case DropReason::kNtsNoRoom: return "nts_no_room";
     case DropReason::kNtsCryptoFailure: return "nts_crypto_failure";
     case DropReason::kNtsNoSealKey:
@@ -36,6 +35,7 @@ const char* nak_reason_name(NakReason reason) {
     case NakReason::kTampered: return "tampered";
     case NakReason::kBadLength: return "bad_length";
     case NakReason::kUnsupportedAead: return "unsupported_aead";
+    case NakReason::kBadAuthenticator: return "bad_authenticator";
     case NakReason::kCount: break;
   }
   return "unknown";

@@ -14,7 +14,6 @@ enum class DropReason : uint8_t {
   kMalformedExtensions,  // extension fields that break RFC 7822 bounds
   kNtsNotAvailable,      // an NTS request while NTS is off (no keys)
   kNtsMalformed,         // NTS fields of the wrong shape (see NtsShape)
-  kNtsBadAuthenticator,  // the request's authenticator does not verify
   kNtsNoRoom,            // not even one fresh cookie fits in a reply no larger than the request
   kNtsCryptoFailure,     // sealing failed (random source): never expected
   kNtsNoSealKey,         // the current master key is not valid (derivation failed): fail closed
@@ -28,13 +27,17 @@ enum class DropReason : uint8_t {
   kCount,
 };
 
-// Why an NTS request got a NAK (Kiss-o'-Death NTSN): its cookie did not open.
+// Why an NTS request got a NAK (Kiss-o'-Death NTSN). RFC 8915 §5.7: a
+// server "unable to validate the cookie or authenticate the request" SHOULD
+// answer with one, so the client re-keys at once instead of polling into
+// silence until its cookies run out.
 enum class NakReason : uint8_t {
-  kUnknownKey,
-  kExpiredKey,
-  kTampered,
-  kBadLength,
-  kUnsupportedAead,
+  kUnknownKey,        // the cookie's key id is no key of ours (another server's, or the future)
+  kExpiredKey,        // its key left the retention window
+  kTampered,          // it does not open under its key (forged or corrupted)
+  kBadLength,         // no cookie of any AEAD has that length
+  kUnsupportedAead,   // it opened to an AEAD this server does not serve
+  kBadAuthenticator,  // it opened, but the request's authenticator does not verify under its C2S key
   kCount,
 };
 
