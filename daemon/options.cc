@@ -46,21 +46,7 @@ bool probe_io_uring(std::string* why) {
 std::string version_text() {
   const ops::BuildInfo build = ops::build_info();
   std::string out = "ntsd " + build.version + "\n";
-  std::string built = build.build_date;
-  if (built.find("redacted") != std::string::npos) {
-    // Bazel compiles with __DATE__ and __TIME__ defined as "redacted" (so
-    // that builds are reproducible); the link time of this executable is the
-    // build time an operator asks about.
-    struct stat exe;
-    if (::stat("/proc/self/exe", &exe) == 0) {
-      tm utc{};
-      gmtime_r(&exe.st_mtim.tv_sec, &utc);
-      char when[40];
-      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &utc);
-      built = when;
-    }
-  }
-  out += "built:    " + built + " with " + build.compiler + "\n";
+  out += "built:    " + build.build_date + " with " + build.compiler + "\n";
   out += "OpenSSL:  " + build.openssl + "\n";
   utsname host{};
   if (::uname(&host) == 0) out += std::string("kernel:   ") + host.sysname + " " + host.release + "\n";

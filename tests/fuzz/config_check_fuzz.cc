@@ -1,5 +1,5 @@
-// Fuzzes what `ntsd --check` does with a config file's text (daemon/main.cc
-// check_config): parse, print errors and warnings, then for a parsed config
+// Fuzzes what `ntsd --check` does with a config file's text (daemon/check.cc,
+// as the daemon's --check path runs it): parse, print errors and warnings, then for a parsed config
 // key_ring_size_error() for its nts rotate/keepkeys and nts_server_mode().
 // Invariants: no crash; every printed diagnostic (error, warning, key ring
 // refusal) starts with the file name, and a FILE:LINE one names a line that
