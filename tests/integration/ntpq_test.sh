@@ -52,7 +52,10 @@ chmod 644 "$base/ntp.conf"
 NTSD_PID=$!
 STARTED_PIDS+=("$NTSD_PID")
 wait_for_log "$base/client.log" '^ntsd: ready' 20 || fail "client not ready: $(cat "$base/client.log")"
-grep -q 'seccomp: allow-list' "$base/client.log" || fail "no seccomp filter: $(cat "$base/client.log")"
+# Sanitizer builds run without the filter (their runtime needs more
+# syscalls); everywhere else the answers must come from under it.
+grep -q 'seccomp: allow-list\|seccomp: off in sanitizer builds' "$base/client.log" ||
+  fail "no seccomp filter: $(cat "$base/client.log")"
 
 # ntpq -p until the upstream is the system peer ('*'), at most 40 s.
 synced=""
