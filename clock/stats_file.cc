@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "config/values.h"
+#include "proto/ntp_packet.h"
 
 namespace ntsd::clock {
 namespace {
@@ -128,19 +129,12 @@ std::string ntp_text_of_unix_ns(int64_t unix_ns) {
 
 // Stratum 0/1 refids are ASCII (".GPS."), others an address.
 std::string refid_text(uint8_t stratum, uint32_t refid) {
-  char buf[24];
-  if (stratum <= 1) {
-    std::string text = ".";
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      const char c = static_cast<char>((refid >> shift) & 0xff);
-      if (c == 0) break;
-      text += (c > ' ' && c < 127) ? c : '?';
-    }
-    return text + ".";
+  if (stratum > 1) return proto::refid_dotted_quad(refid);
+  std::string text = proto::refid_chars(refid);
+  for (char& c : text) {
+    if (c <= ' ' || c >= 127) c = '?';
   }
-  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", refid >> 24, (refid >> 16) & 0xff, (refid >> 8) & 0xff,
-                refid & 0xff);
-  return buf;
+  return "." + text + ".";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "clock/system_state.h"
 #include "proto/ntp_time.h"
 #include "server/verdict.h"
+#include "proto/ntp_packet.h"
 
 namespace ntsd::ops {
 namespace {
@@ -86,23 +87,13 @@ json totals_json(const server::CounterTotals& t) {
 }  // namespace
 
 std::string refid_text(uint32_t refid, uint8_t stratum) {
-  const unsigned char b[4] = {static_cast<unsigned char>(refid >> 24), static_cast<unsigned char>(refid >> 16),
-                              static_cast<unsigned char>(refid >> 8), static_cast<unsigned char>(refid)};
   if (stratum <= 1) {
-    std::string text;
-    for (unsigned char c : b) {
-      if (c == 0) break;
-      if (c < 0x20 || c > 0x7e) {
-        text.clear();
-        break;
-      }
-      text += static_cast<char>(c);
+    const std::string text = proto::refid_chars(refid);
+    if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c <= 0x7e; })) {
+      return text;
     }
-    if (!text.empty()) return text;
   }
-  char out[24];
-  std::snprintf(out, sizeof(out), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-  return out;
+  return proto::refid_dotted_quad(refid);
 }
 
 json status_json(const DaemonStatus& status) {

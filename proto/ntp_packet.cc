@@ -1,5 +1,7 @@
 #include "proto/ntp_packet.h"
 
+#include <cstdio>
+
 namespace ntsd::proto {
 
 std::optional<NtpHeader> parse_header(std::span<const uint8_t> packet) {
@@ -36,6 +38,23 @@ void write_header(const NtpHeader& h, std::span<uint8_t> out) {
   store_be64(p + kOffsetOrigin, h.origin_time.raw);
   store_be64(p + kOffsetReceive, h.receive_time.raw);
   store_be64(p + kOffsetTransmit, h.transmit_time.raw);
+}
+
+std::string refid_chars(uint32_t refid) {
+  std::string text;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    const char c = static_cast<char>((refid >> shift) & 0xff);
+    if (c == 0) break;
+    text += c;
+  }
+  return text;
+}
+
+std::string refid_dotted_quad(uint32_t refid) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", refid >> 24, (refid >> 16) & 0xff, (refid >> 8) & 0xff,
+                refid & 0xff);
+  return buf;
 }
 
 }  // namespace ntsd::proto

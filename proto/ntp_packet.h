@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "proto/byte_order.h"
 #include "proto/ntp_time.h"
@@ -65,6 +66,13 @@ constexpr uint32_t refid_from_ascii(const char (&s)[5]) {
          (uint32_t{static_cast<uint8_t>(s[1])} << 16) |
          (uint32_t{static_cast<uint8_t>(s[2])} << 8) | uint32_t{static_cast<uint8_t>(s[3])};
 }
+
+// A refid's characters up to the first NUL, as sent (stratum 0/1 refids and
+// kiss codes are ASCII); each caller decides what it may print.
+std::string refid_chars(uint32_t refid);
+// A refid as a dotted quad ("192.0.2.1"): an IPv4 address, or the first four
+// bytes of an IPv6 address's hash.
+std::string refid_dotted_quad(uint32_t refid);
 
 // First byte of the header from its three bit fields.
 constexpr uint8_t li_vn_mode(Leap leap, uint8_t version, Mode mode) {

@@ -10,6 +10,7 @@
 
 #include "clock/selection.h"
 #include "proto/ntp_time.h"
+#include "proto/ntp_packet.h"
 
 namespace ntsd::server {
 namespace {
@@ -50,20 +51,15 @@ std::string quoted(std::string_view s) {
 // an IPv4 address or an IPv6 address's hash, shown as a dotted quad.
 std::string refid_text(uint32_t refid, int stratum) {
   if (stratum <= 1 || stratum >= 16) {
-    std::string text;
-    bool ascii = true;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      const char c = static_cast<char>((refid >> shift) & 0xff);
-      if (c == 0) break;
-      if (c <= 0x20 || c >= 0x7f || c == ',' || c == '"' || c == '=') ascii = false;
-      text += c;
+    // Printable and no separator of mode 6's name=value text.
+    const std::string text = proto::refid_chars(refid);
+    if (std::all_of(text.begin(), text.end(), [](char c) {
+          return c > 0x20 && c < 0x7f && c != ',' && c != '"' && c != '=';
+        })) {
+      return text;
     }
-    if (ascii) return text;
   }
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", refid >> 24, (refid >> 16) & 0xff, (refid >> 8) & 0xff,
-                refid & 0xff);
-  return buf;
+  return proto::refid_dotted_quad(refid);
 }
 
 // "192.0.2.1:123" or "[2001:db8::1]:123" -> address and port.
