@@ -18,17 +18,14 @@ namespace ntsd::ke {
 proto::KeRequestParse RequestReader::add(size_t n) {
   assert(n <= buf_.size() - len_);
   len_ += n;
+  const std::span<const uint8_t> taken(buf_.data(), len_);
   size_t end = 0;
-  while (end + 4 <= len_) {
-    const size_t record_end = end + 4 + ((size_t{buf_[end + 2]} << 8) | buf_[end + 3]);
-    if (record_end > len_) break;
-    const unsigned type = ((unsigned{buf_[end]} << 8) | buf_[end + 1]) & 0x7fff;
-    if (type == proto::kKeEndOfMessage) {
-      return proto::parse_ke_request(std::span<const uint8_t>(buf_.data(), record_end));
-    }
-    end = record_end;
+  proto::KeRecord record;
+  while (proto::read_ke_record(taken.subspan(end), record)) {
+    end += proto::kKeRecordHeaderSize + record.body.size();
+    if (record.type == proto::kKeEndOfMessage) return proto::parse_ke_request(taken.first(end));
   }
-  return proto::parse_ke_request(std::span<const uint8_t>(buf_.data(), len_));
+  return proto::parse_ke_request(taken);
 }
 
 }  // namespace ntsd::ke
