@@ -180,6 +180,7 @@ class UpstreamClient::Impl {
     sockaddr_storage ntp_address{};
     bool has_ntp_address = false;
     UpstreamSocket socket;
+    std::string local_text = "0.0.0.0";  // our end of `socket`, for rawstats
     std::unique_ptr<asio::posix::stream_descriptor> readable;
     bool outstanding = false;
     RequestRecord record;      // NTS request in flight
@@ -621,6 +622,11 @@ bool UpstreamClient::Impl::open_socket(Association& a) {
     a.peer_address = *addr;
     a.refid = reference_id_of(*addr);
   }
+  if (rawstats_) {  // the kernel picked our address and port at connect(); read it once
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (getsockname(a.socket.fd(), reinterpret_cast<sockaddr*>(&local), &length) == 0) a.local_text = host_text(local);
+  }
   a.readable = std::make_unique<asio::posix::stream_descriptor>(io_, a.socket.fd());
   wait_readable(a);
   return true;
@@ -973,14 +979,8 @@ void UpstreamClient::Impl::write_rawstats(const Association& a, std::span<const 
   if (!header) return;
   RawStatsRecord rec;
   const std::string source = host_text(a.ntp_address);
-  std::string destination = "0.0.0.0";
-  sockaddr_storage local{};
-  socklen_t length = sizeof local;
-  if (a.socket.is_open() && getsockname(a.socket.fd(), reinterpret_cast<sockaddr*>(&local), &length) == 0) {
-    destination = host_text(local);
-  }
   rec.source = source;
-  rec.destination = destination;
+  rec.destination = a.local_text;
   rec.t1_ns = a.t1_ns;
   rec.t4_ns = t4_ns;
   rec.t2 = header->receive_time.raw;
@@ -1173,41 +1173,26 @@ std::optional<ClientOptions> client_options_from_config(const config::Config& co
                   : state_dir.empty()             ? std::string()
                                                   : state_dir + "/nts-client-cookies";
   o.leapfile = config.leapfile;
-  if ((config.statistics & config::bit(config::StatsFile::kPeerstats)) != 0 ||
-      std::any_of(config.filegens.begin(), config.filegens.end(), [](const config::FileGen& f) {
-        return f.stats == config::StatsFile::kPeerstats && f.enable.value_or(false);
-      })) {
+  // One statistics file set, when `statistics` or a `filegen … enable` asks for it.
+  const auto stats_file = [&](config::StatsFile which, const char* name, std::optional<FileGenSettings>& out) {
+    const bool asked = (config.statistics & config::bit(which)) != 0 ||
+                       std::any_of(config.filegens.begin(), config.filegens.end(), [which](const config::FileGen& f) {
+                         return f.stats == which && f.enable.value_or(false);
+                       });
+    if (!asked) return true;
     FileGenSettings settings;
     std::string why;
-    if (!filegen_settings(config, config::StatsFile::kPeerstats, getpid(), now_unix_s, settings, why)) {
-      if (error) *error = "peerstats: " + why;
-      return std::nullopt;
+    if (!filegen_settings(config, which, getpid(), now_unix_s, settings, why)) {
+      if (error) *error = std::string(name) + ": " + why;
+      return false;
     }
-    if (settings.enabled) o.peerstats = settings;
-  }
-  if ((config.statistics & config::bit(config::StatsFile::kLoopstats)) != 0 ||
-      std::any_of(config.filegens.begin(), config.filegens.end(), [](const config::FileGen& f) {
-        return f.stats == config::StatsFile::kLoopstats && f.enable.value_or(false);
-      })) {
-    FileGenSettings settings;
-    std::string why;
-    if (!filegen_settings(config, config::StatsFile::kLoopstats, getpid(), now_unix_s, settings, why)) {
-      if (error) *error = "loopstats: " + why;
-      return std::nullopt;
-    }
-    if (settings.enabled) o.loopstats = settings;
-  }
-  if ((config.statistics & config::bit(config::StatsFile::kRawstats)) != 0 ||
-      std::any_of(config.filegens.begin(), config.filegens.end(), [](const config::FileGen& f) {
-        return f.stats == config::StatsFile::kRawstats && f.enable.value_or(false);
-      })) {
-    FileGenSettings settings;
-    std::string why;
-    if (!filegen_settings(config, config::StatsFile::kRawstats, getpid(), now_unix_s, settings, why)) {
-      if (error) *error = "rawstats: " + why;
-      return std::nullopt;
-    }
-    if (settings.enabled) o.rawstats = settings;
+    if (settings.enabled) out = settings;
+    return true;
+  };
+  if (!stats_file(config::StatsFile::kPeerstats, "peerstats", o.peerstats) ||
+      !stats_file(config::StatsFile::kLoopstats, "loopstats", o.loopstats) ||
+      !stats_file(config::StatsFile::kRawstats, "rawstats", o.rawstats)) {
+    return std::nullopt;
   }
   o.driftfile = config.driftfile;
   if (config.tinker_step) o.discipline.step_threshold = *config.tinker_step;
