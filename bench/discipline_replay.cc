@@ -81,17 +81,20 @@ bool parse_line(const std::string& line, RawLine& out) {
 }
 
 // The reply the line was recorded from, as far as sample_from_reply reads it.
-std::array<uint8_t, 48> reply_of(const RawLine& r) {
-  std::array<uint8_t, 48> p{};
-  p[proto::kOffsetLiVnMode] = static_cast<uint8_t>((r.leap << 6) | (r.version << 3) | r.mode);
-  p[proto::kOffsetStratum] = static_cast<uint8_t>(r.stratum);
-  p[proto::kOffsetPoll] = static_cast<uint8_t>(r.poll);
-  p[proto::kOffsetPrecision] = static_cast<uint8_t>(r.precision);
-  proto::store_short(p, proto::kOffsetRootDelay, proto::NtpShort{static_cast<uint32_t>(std::lround(r.root_delay * 65536))});
-  proto::store_short(p, proto::kOffsetRootDispersion,
-                     proto::NtpShort{static_cast<uint32_t>(std::lround(r.root_dispersion * 65536))});
-  proto::store_timestamp(p, proto::kOffsetReceive, proto::NtpTimestamp{r.t2});
-  proto::store_timestamp(p, proto::kOffsetTransmit, proto::NtpTimestamp{r.t3});
+std::array<uint8_t, proto::kNtpHeaderSize> reply_of(const RawLine& r) {
+  proto::NtpHeader h{};
+  h.leap = static_cast<proto::Leap>(r.leap);
+  h.version = static_cast<uint8_t>(r.version);
+  h.mode = static_cast<proto::Mode>(r.mode);
+  h.stratum = static_cast<uint8_t>(r.stratum);
+  h.poll = static_cast<int8_t>(r.poll);
+  h.precision = static_cast<int8_t>(r.precision);
+  h.root_delay = proto::NtpShort{static_cast<uint32_t>(std::lround(r.root_delay * 65536))};
+  h.root_dispersion = proto::NtpShort{static_cast<uint32_t>(std::lround(r.root_dispersion * 65536))};
+  h.receive_time = proto::NtpTimestamp{r.t2};
+  h.transmit_time = proto::NtpTimestamp{r.t3};
+  std::array<uint8_t, proto::kNtpHeaderSize> p{};
+  proto::write_header(h, p);
   return p;
 }
 
