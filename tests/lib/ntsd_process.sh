@@ -110,11 +110,17 @@ make_test_pki() {
     || fail "openssl: cannot sign the test certificate"
 }
 
-# free_port tcp|udp: a port nobody listens on (bounded attempts).
+# free_port tcp|udp: a port nobody listens on (bounded attempts), drawn
+# below the kernel's ephemeral range: a port in that range can be handed to
+# any port-0 bind or outgoing connection (and sit in TIME_WAIT) between this
+# check and the test's bind — a CI run lost prometheus_scrape_test that way
+# ("cannot bind to 127.0.0.1:49288: Address already in use").
 free_port() {
-  local proto="$1" port
+  local proto="$1" port low=32768
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  (( low > 21024 )) || low=32768
   for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((20000 + RANDOM % (low - 20000)))
     if [[ $proto == tcp ]]; then
       [[ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]] && { echo "$port"; return 0; }
     else
