@@ -45,7 +45,7 @@ struct Lane {
   std::vector<uint8_t> request;
   std::vector<uint8_t> out;  // request-sized plus a guard area
   bool genuine = false;      // an unmutated NTS request with key material we know
-  clock::NtsSession session;
+  const clock::NtsSession* session = nullptr;  // in the static map below: stable, never copied per lane
   clock::RequestRecord record;
   size_t placeholders = 0;
 };
@@ -57,6 +57,7 @@ constexpr size_t kGuard = 32;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture fixture;
   std::vector<Lane> lanes;
+  lanes.reserve(server::kMaxBatch);
   size_t at = 0;
   while (at + 2 <= size && lanes.size() < server::kMaxBatch) {
     const uint8_t control = data[at];
@@ -77,10 +78,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (it == sessions.end()) {
           it = sessions.emplace(key, clock::testing::sealed_session(fixture.keys->current(), control >> 3, aead)).first;
         }
-        lane.session = it->second;
+        lane.session = &it->second;
         const std::vector<uint8_t> uid(32 + (control & 0x18), control);
         lane.placeholders = (control >> 5) & 7;
-        lane.request = clock::testing::request_bytes(lane.session, 0x0102'0304'0506'0708ull + control, uid,
+        lane.request = clock::testing::request_bytes(*lane.session, 0x0102'0304'0506'0708ull + control, uid,
                                                      lane.placeholders, &lane.record);
         check(!lane.request.empty());
         for (size_t i = 0; i < take && i < lane.request.size(); ++i) {
@@ -133,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (lane.genuine) {
       check(v.is_reply() && v.kind == server::ReplyKind::kNts);
       const auto cookies = clock::testing::verified_cookies(
-          lane.session, lane.record, std::span<const uint8_t>(lane.out.data(), v.reply_size));
+          *lane.session, lane.record, std::span<const uint8_t>(lane.out.data(), v.reply_size));
       check(cookies.has_value() && cookies->size() == 1 + lane.placeholders);
     }
   }
