@@ -538,6 +538,19 @@ class KeReloadTest : public KeServerTest {
   std::string dir_, two_cert_, two_key_;
 };
 
+TEST_F(KeReloadTest, AWorldReadableKeyIsRefused) {
+  start();
+  const std::string before = subject();
+  ASSERT_NE(before.find("ke-one"), std::string::npos) << before;
+  ASSERT_EQ(::chmod(opts_.tls.key_file.c_str(), 0644), 0);
+  std::string error;
+  EXPECT_FALSE(server_->reload(&error));
+  EXPECT_NE(error.find("is readable by every user"), std::string::npos) << error;
+  EXPECT_EQ(subject(), before);  // the loaded certificate keeps serving
+  ASSERT_EQ(::chmod(opts_.tls.key_file.c_str(), 0600), 0);
+  EXPECT_TRUE(server_->reload(&error)) << error;
+}
+
 TEST_F(KeReloadTest, ExplicitReloadSwapsAndBrokenReplacementIsRefused) {
   start();
   EXPECT_NE(subject().find("ke-one"), std::string::npos);
@@ -602,16 +615,20 @@ TEST_F(KeReloadTest, InFlightConnectionKeepsItsContext) {
   EXPECT_NE(subject().find("ke-two"), std::string::npos);
 }
 
-TEST_F(KeServerTest, WorldReadableKeyIsWarned) {
+TEST_F(KeServerTest, WorldReadableKeyStopsTheStart) {
   const std::string key = testing::test_tmpdir() + "/world.key";
   copy_file(pki_->key, key);
-  ::chmod(key.c_str(), 0644);
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
   opts_.tls.key_file = key;
+  std::string error;
+  EXPECT_FALSE(KeServer::start(opts_, *keys_, &error));
+  EXPECT_NE(error.find("nts key " + key + " is readable by every user (mode 0644"), std::string::npos) << error;
+  // root:ntsd 0640, the guide's layout, starts.
+  ASSERT_EQ(::chmod(key.c_str(), 0640), 0);
   start();
-  bool warned = false;
-  for (const auto& w : server_->warnings()) warned |= w.find("world-readable") != std::string::npos;
-  EXPECT_TRUE(warned);
+  for (const auto& w : server_->warnings()) EXPECT_EQ(w.find(key), std::string::npos) << w;
 }
+
 
 TEST_F(KeServerTest, StartFailsWithAReason) {
   opts_.tls.cert_file = "/nonexistent/cert.pem";

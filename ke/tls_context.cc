@@ -49,6 +49,12 @@ std::string unreadable_file(const std::string& what, const std::string& path) {
   return "";
 }
 
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
 // An OpenSSL failure in words: Asio moves one error code into `ec` and may
 // leave more queued; the two an operator meets most are spelled out
 // wherever they are, else the most specific reason string. The queue is
@@ -114,12 +120,30 @@ std::vector<std::string> tls_settings_warnings(const TlsSettings& settings) {
     w.push_back("nts mintls TLS1.2: RFC 8915 requires TLS 1.3 for NTS-KE; TLS 1.2 clients are accepted only for "
                 "compatibility");
   }
-  struct stat st;
-  if (::stat(settings.key_file.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
-    w.push_back("NTS-KE private key " + settings.key_file +
-                " is world-readable; restrict it (chmod 0600 or 0640 with a dedicated group)");
-  }
   return w;
+}
+
+std::string key_file_permission_error(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return "";  // the open that follows names the errno
+  // The NTS guide's layout, which certbot keeps across renewals: root:ntsd
+  // 0640 (or 0600 for a daemon that reads it as root). Whoever can read
+  // the key can impersonate the NTS-KE server and read every client's
+  // C2S/S2C keys; whoever can write it can replace it. Refused, at start,
+  // in --check and at a reload (the old certificate keeps serving).
+  std::string what;
+  if ((st.st_mode & S_IROTH) != 0) {
+    what = "readable by every user";
+  } else if ((st.st_mode & (S_IWOTH | S_IXOTH)) != 0) {
+    what = "open to every user";
+  } else if ((st.st_mode & S_IWGRP) != 0) {
+    what = "writable by its group";
+  }
+  if (what.empty()) return "";
+  return "nts key " + path + " is " + what + " (mode " + mode_text(st.st_mode) + ", owner uid " +
+         std::to_string(st.st_uid) + " gid " + std::to_string(st.st_gid) +
+         "): a private key must be readable by root and the daemon's group only; fix: chown root:ntsd " + path +
+         " && chmod 0640 " + path + " (certbot keeps both across renewals)";
 }
 
 bool tls_alpn_refused(SSL* ssl) { return SSL_get_ex_data(ssl, alpn_refused_index()) != nullptr; }
@@ -145,6 +169,7 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsSettings& settings, std:
 
   if (std::string why = unreadable_file("nts cert", settings.cert_file); !why.empty()) return fail(why);
   if (std::string why = unreadable_file("nts key", settings.key_file); !why.empty()) return fail(why);
+  if (std::string why = key_file_permission_error(settings.key_file); !why.empty()) return fail(why);
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(settings.cert_file, ec);
   if (ec) return fail("cannot load certificate chain " + settings.cert_file + ": " + openssl_reason(ec));

@@ -33,8 +33,13 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsSettings& s
 // True if this connection's client offered ALPN without `ntske/1` (the handshake then fails with an alert).
 bool tls_alpn_refused(SSL* ssl);
 
-// Warnings about the settings alone (TLS 1.2 allowed, key world-readable); empty when all is well.
+// Warnings about the settings alone (TLS 1.2 allowed); empty when all is well.
 std::vector<std::string> tls_settings_warnings(const TlsSettings& settings);
+
+// Why the private key's mode is refused (any permission for others, or
+// group-writable), naming the file, its mode and owner and the fix
+// (root:ntsd 0640); empty when it is fine or cannot be stat'ed.
+std::string key_file_permission_error(const std::string& path);
 
 // The leaf certificate's subject and notAfter of a context (for logs and tests).
 std::string tls_context_subject(boost::asio::ssl::context& ctx);

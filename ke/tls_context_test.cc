@@ -50,6 +50,43 @@ TEST_F(TlsContextTest, ContentsErrorsAreNamed) {
             "private key " + other_key + " does not match certificate " + pki_.cert);
 }
 
+// The private key's mode as the NTS guide lays it out (root:ntsd 0640, or
+// 0600): anything open to every user, or writable by the group, stops the
+// start, --check and a reload, with the fix in the message.
+TEST_F(TlsContextTest, KeyPermissionsAreChecked) {
+  const std::string& key = pki_.key;
+  for (const mode_t good : {0600, 0640, 0400, 0440}) {
+    ASSERT_EQ(::chmod(key.c_str(), good), 0);
+    EXPECT_EQ(key_file_permission_error(key), "") << std::oct << good;
+    std::string error;
+    std::vector<std::string> warnings;
+    EXPECT_NE(make_tls_context(TlsSettings{pki_.cert, key}, &warnings, &error), nullptr) << error;
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  const std::string owner = "owner uid " + std::to_string(st.st_uid) + " gid " + std::to_string(st.st_gid);
+  const std::string fix = "a private key must be readable by root and the daemon's group only; fix: chown root:ntsd " +
+                          key + " && chmod 0640 " + key + " (certbot keeps both across renewals)";
+  const struct {
+    mode_t mode;
+    const char* what;
+  } bad[] = {{0644, "readable by every user (mode 0644"},
+             {0604, "readable by every user (mode 0604"},
+             {0602, "open to every user (mode 0602"},
+             {0641, "open to every user (mode 0641"},
+             {0660, "writable by its group (mode 0660"},
+             {0620, "writable by its group (mode 0620"}};
+  for (const auto& b : bad) {
+    ASSERT_EQ(::chmod(key.c_str(), b.mode), 0);
+    const std::string want = "nts key " + key + " is " + b.what + ", " + owner + "): " + fix;
+    EXPECT_EQ(key_file_permission_error(key), want);
+    EXPECT_EQ(make_error(pki_.cert, key), want);
+  }
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  // A missing key is the open's error, not this check's.
+  EXPECT_EQ(key_file_permission_error(dir_ + "/nope.key"), "");
+}
+
 TEST_F(TlsContextTest, NotAfterAndCaChecks) {
   std::string error;
   std::vector<std::string> warnings;
