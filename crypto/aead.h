@@ -8,10 +8,9 @@
 #include <optional>
 #include <span>
 
-namespace ntsd::crypto {
+#include "crypto/bytes.h"
 
-using Bytes = std::span<const uint8_t>;
-using MutableBytes = std::span<uint8_t>;
+namespace ntsd::crypto {
 
 // NTS AEAD algorithm ids (IANA "AEAD Algorithms" registry).
 enum class AeadId : uint16_t {
@@ -28,20 +27,12 @@ enum class AeadBackend {
   kNative,   // ntsd's own AES-NI code (SIV-CMAC-256 and GCM-SIV); fails without AES-NI
 };
 
-inline constexpr size_t kAeadTagLength = 16;
-// Most associated-data components an S2V vector may carry here (RFC 5297 allows 126).
-inline constexpr size_t kMaxAdComponents = 8;
-
 // The AeadId for a wire value, or nullopt when ntsd does not implement it.
 std::optional<AeadId> aead_from_wire(uint16_t wire);
 // Key length in bytes: 32, 48, 64 for SIV-CMAC-256/384/512, 16 for GCM-SIV.
 size_t aead_key_length(AeadId id);
 // Nonce length ntsd generates: 16 for SIV, 12 (the only one allowed) for GCM-SIV.
 size_t aead_nonce_length(AeadId id);
-// Sealed size for a plaintext length: plaintext + 16-byte tag.
-constexpr size_t aead_sealed_length(size_t plaintext_length) {
-  return plaintext_length + kAeadTagLength;
-}
 
 // One keyed AEAD. Sealed layout is each RFC's own: SIV = tag ‖ ciphertext,
 // GCM-SIV = ciphertext ‖ tag. `ad` is a list of associated-data components

@@ -1,6 +1,6 @@
 // AES-128 with AES-NI intrinsics, shared by the SIV and GCM-SIV code: block
 // loads/stores, the key schedule and a single-block encryption. Internal to
-// //crypto:aead; callers check cpu_features().aesni first. Intrinsics are
+// crypto/ (the private //crypto:fast); callers make sure the CPU has AES-NI. Intrinsics are
 // enabled per function (NTSD_AESNI), never per file or globally.
 #pragma once
 

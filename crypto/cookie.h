@@ -21,12 +21,12 @@ inline constexpr size_t kMaxSessionKeyLength = 64;
 
 // Why a cookie did or did not open (one counter each).
 enum class CookieStatus : uint8_t {
-  kOk,
-  kUnknownKey,
-  kExpiredKey,
-  kBadLength,
-  kTampered,
-  kUnsupportedAead
+  kOk,               // authentic; the session keys are filled in
+  kUnknownKey,       // key id not in the ring and not behind it: a future epoch or another deployment
+  kExpiredKey,       // key id older than the retention window
+  kBadLength,        // not one of the four cookie lengths; no crypto done
+  kTampered,         // authentication failed: forged, corrupted, or a ring with another seed
+  kUnsupportedAead,  // authentic, but an AEAD id this build does not know
 };
 
 // The session keys a cookie carries (exported from TLS at NTS-KE).
@@ -47,21 +47,12 @@ void wipe_session_keys(std::span<SessionKeys> sessions);
 // Cookie length for a session AEAD (a multiple of 4).
 size_t cookie_length(AeadId aead);
 // Seals a cookie with `key` and a caller-chosen 16-byte nonce; returns its length, 0 if out is too
-// small or the key is not valid (fail closed).
+// small or the key is not valid (fail closed). One cookie through auto_nts_crypto() (nts_crypto.h).
 size_t seal_cookie(const MasterKey& key, const SessionKeys& session, Bytes nonce, MutableBytes out);
 // Same, with a fresh random nonce from OpenSSL's generator.
 size_t seal_cookie(const MasterKey& key, const SessionKeys& session, MutableBytes out);
-// Opens a cookie against the snapshot's keys; on kOk fills `out` (with key_age).
+// Opens a cookie against the snapshot's keys; on kOk fills `out` (with key_age). One cookie through
+// auto_nts_crypto(); batches go through an NtsCrypto's open_cookies.
 CookieStatus open_cookie(const KeySnapshot& keys, Bytes cookie, SessionKeys& out);
-
-// Opens every cookie of a batch (interleaved AES); out and status have cookies.size() entries.
-void open_cookies_batched(std::span<const Bytes> cookies, const KeySnapshot& keys,
-                          std::span<SessionKeys> out, std::span<CookieStatus> status);
-// Seals one cookie per session with the current key: nonces are 16 bytes each, cookie i goes to
-// out[i] (cookie_length() bytes); lengths[i] = bytes written, 0 on failure (all 0 when the current
-// key is not valid).
-void seal_cookies_batched(std::span<const SessionKeys> sessions, const KeySnapshot& keys,
-                          std::span<const uint8_t> nonces, std::span<uint8_t* const> out,
-                          std::span<size_t> lengths);
 
 }  // namespace ntsd::crypto

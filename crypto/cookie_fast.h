@@ -1,12 +1,12 @@
-// Internal to cookie.cc: straight-line VAES kernels for the dominant cookie
-// shape, AEAD 15 (104-byte cookie, 68-byte plaintext), up to 16 at a time.
-// Callers check cpu_features().vaes256.
+// Private to crypto/ (the fast NtsCrypto): straight-line VAES kernels for the
+// dominant cookie shape, AEAD 15 (104-byte cookie, 68-byte plaintext), up to
+// 16 at a time. Only the YMM-lane fast NtsCrypto calls them (VAES present).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-#include "crypto/siv_ni.h"
+#include "crypto/siv_key.h"
 
 namespace ntsd::crypto::cookie_fast {
 

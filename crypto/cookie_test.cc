@@ -4,12 +4,13 @@
 
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "crypto/cpu.h"
 #include "crypto/key_ring.h"
 #include "crypto/siv_evp.h"
-#include "crypto/siv_ni.h"
+#include "crypto/nts_crypto.h"
 #include "crypto/test_util.h"
 
 namespace ntsd::crypto {
@@ -156,15 +157,25 @@ TEST(CookieTest, UnsupportedAeadInsideAuthenticCookie) {
   EXPECT_EQ(open_cookie(*snap, cookie, out), CookieStatus::kUnsupportedAead);
 }
 
-// Batched open/seal (the VAES cookie kernel where available, and the general
-// AES-NI engine when forced) agree with single open/seal, cookie by cookie.
-class CookieBatchTest : public ::testing::TestWithParam<int> {
+// Each implementation's batched open/seal (EVP; fast on XMM lanes, the
+// general engine; fast on YMM lanes, the VAES cookie kernel) agrees with the
+// single-cookie calls (auto_nts_crypto()), cookie by cookie.
+const NtsCrypto* implementation(const std::string& name) {
+  if (name == "evp") return &evp_nts_crypto();
+  return fast_nts_crypto(name == "xmm" ? FastLanes::kXmm : FastLanes::kYmm);
+}
+
+class CookieBatchTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { siv_force_engine(GetParam()); }
-  void TearDown() override { siv_force_engine(-1); }
+  void SetUp() override {
+    crypto_ = implementation(GetParam());
+    if (crypto_ == nullptr) GTEST_SKIP() << "this CPU has no " << GetParam() << " lanes";
+  }
+  const NtsCrypto* crypto_ = nullptr;
 };
 
-INSTANTIATE_TEST_SUITE_P(Engines, CookieBatchTest, ::testing::Values(-1, 0));
+INSTANTIATE_TEST_SUITE_P(Implementations, CookieBatchTest, ::testing::Values("evp", "xmm", "ymm"),
+                         [](const auto& info) { return info.param; });
 
 TEST_P(CookieBatchTest, BatchedMatchesSingle) {
   std::mt19937_64 rng(5);
@@ -189,7 +200,7 @@ TEST_P(CookieBatchTest, BatchedMatchesSingle) {
     for (size_t i = 0; i < n; ++i) views[i] = cookies[i];
     std::vector<SessionKeys> out(n);
     std::vector<CookieStatus> status(n);
-    open_cookies_batched(views, *snap, out, status);
+    crypto_->open_cookies(views, *snap, out, status);
     for (size_t i = 0; i < n; ++i) {
       SessionKeys single;
       ASSERT_EQ(status[i], open_cookie(*snap, views[i], single)) << i;
@@ -213,7 +224,7 @@ TEST_P(CookieBatchTest, BatchedMatchesSingle) {
     std::vector<uint8_t*> ptrs(n);
     for (size_t i = 0; i < n; ++i) ptrs[i] = sealed[i].data();
     std::vector<size_t> lengths(n);
-    seal_cookies_batched(sessions, *snap, nonces, ptrs, lengths);
+    crypto_->seal_cookies(sessions, snap->current(), nonces, ptrs, lengths);
     for (size_t i = 0; i < n; ++i) {
       uint8_t single[kMaxCookieLength];
       const size_t len =
@@ -252,7 +263,7 @@ TEST_P(CookieBatchTest, NothingIsSealedWithAnInvalidKey) {
   std::vector<uint8_t*> ptrs(kN);
   for (size_t i = 0; i < kN; ++i) ptrs[i] = out[i].data();
   std::vector<size_t> lengths(kN, 99);
-  seal_cookies_batched(sessions, broken, nonces, ptrs, lengths);
+  crypto_->seal_cookies(sessions, broken.current(), nonces, ptrs, lengths);
   for (size_t i = 0; i < kN; ++i) {
     EXPECT_EQ(lengths[i], 0u) << i;
     EXPECT_EQ(out[i], std::vector<uint8_t>(kMaxCookieLength, 0xee)) << i;
@@ -284,21 +295,31 @@ TEST(CookieTest, WipeSessionKeysZeroesThem) {
   }
 }
 
-TEST(CookieTest, OpenSslFallbackAgrees) {
-  if (!cpu_features().aesni) GTEST_SKIP();
+// The single-cookie calls go through the implementation kAuto picks: the
+// fast one wherever the CPU has AES-NI, and byte-equal to the EVP reference.
+TEST(CookieTest, SingleCookiesUseAutoAndAgreeWithEvp) {
+  EXPECT_EQ(&auto_nts_crypto(), fast_nts_crypto() != nullptr
+                                    ? fast_nts_crypto()
+                                    : static_cast<const NtsCrypto*>(&evp_nts_crypto()));
+  EXPECT_EQ(auto_nts_crypto().kind(), cpu_features().aesni ? NtsCryptoKind::kFast : NtsCryptoKind::kEvp);
   std::mt19937_64 rng(6);
   KeyRing ring(test_seed());
   auto snap = ring.snapshot_at(kT0);
   const SessionKeys s = random_session(rng, AeadId::kAesSivCmac256);
   const auto nonce = testing::random_bytes(rng, 16);
-  uint8_t fast[104], slow[104];
-  ASSERT_EQ(seal_cookie(snap->current(), s, nonce, fast), 104u);
-  cpu_features_override(true, true);
-  ASSERT_EQ(seal_cookie(snap->current(), s, nonce, slow), 104u);
-  SessionKeys out;
-  EXPECT_EQ(open_cookie(*snap, fast, out), CookieStatus::kOk);
-  cpu_features_override(false, false);
-  EXPECT_EQ(0, std::memcmp(fast, slow, 104));
+  uint8_t single[104], evp[104];
+  ASSERT_EQ(seal_cookie(snap->current(), s, nonce, single), 104u);
+  uint8_t* const out[] = {evp};
+  size_t length = 0;
+  evp_nts_crypto().seal_cookies(std::span(&s, 1), snap->current(), nonce, out, std::span(&length, 1));
+  ASSERT_EQ(length, 104u);
+  EXPECT_EQ(0, std::memcmp(single, evp, 104));
+  SessionKeys opened;
+  CookieStatus status;
+  const Bytes view(single, 104);
+  evp_nts_crypto().open_cookies(std::span(&view, 1), *snap, std::span(&opened, 1), std::span(&status, 1));
+  EXPECT_EQ(status, CookieStatus::kOk);
+  expect_same(opened, s);
 }
 
 }  // namespace

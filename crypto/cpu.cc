@@ -38,21 +38,11 @@ CpuFeatures detect() {
   return f;
 }
 
-CpuFeatures& mutable_features() {
-  static CpuFeatures features = detect();
-  return features;
-}
-
 }  // namespace
 
-const CpuFeatures& cpu_features() { return mutable_features(); }
-
-void cpu_features_override(bool disable_aesni, bool disable_vaes) {
-  CpuFeatures& f = mutable_features();
-  const CpuFeatures real = detect();
-  f.aesni = real.aesni && !disable_aesni;
-  f.vaes256 = real.vaes256 && !disable_aesni && !disable_vaes;
-  f.avx512 = real.avx512 && f.vaes256;
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect();
+  return features;
 }
 
 }  // namespace ntsd::crypto

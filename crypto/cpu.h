@@ -1,4 +1,5 @@
-// Run-time CPU feature detection for the crypto fast paths (CPUID + XGETBV).
+// Run-time CPU feature detection (CPUID + XGETBV): what fast_nts_crypto()
+// and make_aead() may use, and what `ntsd --version` reports.
 #pragma once
 
 namespace ntsd::crypto {
@@ -11,7 +12,5 @@ struct CpuFeatures {
 
 // What this CPU offers, detected once.
 const CpuFeatures& cpu_features();
-// Turns fast paths off for tests and benchmarks (true = behave as if absent).
-void cpu_features_override(bool disable_aesni, bool disable_vaes);
 
 }  // namespace ntsd::crypto

@@ -2,10 +2,12 @@
 
 #include <immintrin.h>
 
+#include <string.h>  // explicit_bzero
+
+#include <algorithm>
 #include <cstring>
 
 #include "crypto/aes_ni.h"
-#include "crypto/cpu.h"
 
 namespace ntsd::crypto {
 namespace {
@@ -127,10 +129,179 @@ NTSD_AESNI void expand_kgk(const uint8_t* key, GcmSivKey& out) {
   for (int i = 0; i < 11; ++i) store(out.rk[i], rk[i]);
 }
 
+// ---- Batches ---------------------------------------------------------------
+//
+// A request's GCM-SIV work is a chain: key schedule → four per-nonce key
+// blocks → encryption key schedule → POLYVAL over AD and plaintext (one
+// carry-less dot per block, each depending on the last) → tag → CTR. One
+// message keeps the multipliers and AES units mostly idle waiting on that
+// chain; a batch runs each stage for every message before the next stage, so
+// the stages' independent work sits side by side: the per-nonce blocks of all
+// messages in one interleaved AES loop, and the POLYVAL chains in lock step
+// (block s of every message, then block s + 1), which the CPU overlaps.
+
+struct alignas(16) GcmLane {
+  __m128i kgk[11];     // key-generating key schedule
+  __m128i enc_rk[11];  // per-nonce encryption key schedule
+  __m128i auth;        // per-nonce POLYVAL key
+  __m128i s;           // POLYVAL state
+  const uint8_t* ad;
+  size_t ad_len;
+  const uint8_t* pt;  // plaintext: the input (seal) or the decrypted output (open)
+  size_t pt_len;
+  uint32_t steps;     // AD blocks + plaintext blocks + the length block
+};
+
+// Block s of a lane's POLYVAL input: AD (zero-padded), plaintext (zero-padded), lengths.
+NTSD_AESNI inline __m128i polyval_block(const GcmLane& l, uint32_t s) {
+  const uint32_t ad_blocks = static_cast<uint32_t>((l.ad_len + 15) / 16);
+  const uint8_t* p;
+  size_t left;
+  if (s < ad_blocks) {
+    p = l.ad + 16 * static_cast<size_t>(s);
+    left = l.ad_len - 16 * static_cast<size_t>(s);
+  } else if (s + 1 < l.steps) {
+    p = l.pt + 16 * static_cast<size_t>(s - ad_blocks);
+    left = l.pt_len - 16 * static_cast<size_t>(s - ad_blocks);
+  } else {
+    return _mm_set_epi64x(static_cast<int64_t>(l.pt_len * 8), static_cast<int64_t>(l.ad_len * 8));
+  }
+  if (left >= 16) return load(p);
+  alignas(16) uint8_t buf[16] = {};
+  std::memcpy(buf, p, left);
+  return load(buf);
+}
+
+// Stages 1–3 for n lanes: both key schedules and the POLYVAL key.
+NTSD_AESNI void derive_lanes(GcmLane* lanes, GcmSivJob* const* jobs, size_t n) {
+  for (size_t j = 0; j < n; ++j) aes_ni::expand128(load(jobs[j]->key), lanes[j].kgk);
+  // Four blocks per message, all messages' blocks through the rounds together.
+  __m128i x[4 * kGcmSivBatch];
+  for (size_t j = 0; j < n; ++j) {
+    alignas(16) uint8_t block[16] = {};
+    std::memcpy(block + 4, jobs[j]->nonce.data(), 12);
+    for (int i = 0; i < 4; ++i) {
+      block[0] = static_cast<uint8_t>(i);
+      x[4 * j + i] = _mm_xor_si128(load(block), lanes[j].kgk[0]);
+    }
+  }
+  for (int r = 1; r < 10; ++r) {
+    for (size_t j = 0; j < n; ++j) {
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) x[4 * j + i] = _mm_aesenc_si128(x[4 * j + i], lanes[j].kgk[r]);
+    }
+  }
+  for (size_t j = 0; j < n; ++j) {
+    __m128i out[4];
+    for (int i = 0; i < 4; ++i) out[i] = _mm_aesenclast_si128(x[4 * j + i], lanes[j].kgk[10]);
+    lanes[j].auth = _mm_unpacklo_epi64(out[0], out[1]);
+    aes_ni::expand128(_mm_unpacklo_epi64(out[2], out[3]), lanes[j].enc_rk);
+  }
+  explicit_bzero(x, sizeof x[0] * 4 * n);
+}
+
+// Stage 4 for n lanes in lock step; leaves each lane's POLYVAL result in s.
+NTSD_AESNI void polyval_lanes(GcmLane* lanes, size_t n) {
+  uint32_t max_steps = 0;
+  for (size_t j = 0; j < n; ++j) {
+    lanes[j].steps = static_cast<uint32_t>((lanes[j].ad_len + 15) / 16 + (lanes[j].pt_len + 15) / 16 + 1);
+    lanes[j].s = _mm_setzero_si128();
+    max_steps = std::max(max_steps, lanes[j].steps);
+  }
+  for (uint32_t step = 0; step < max_steps; ++step) {
+    for (size_t j = 0; j < n; ++j) {
+      if (step < lanes[j].steps) {
+        lanes[j].s = dot(_mm_xor_si128(lanes[j].s, polyval_block(lanes[j], step)), lanes[j].auth);
+      }
+    }
+  }
+}
+
+// Stage 5: the tag from a lane's POLYVAL result.
+NTSD_AESNI __m128i lane_tag(const GcmLane& l, const uint8_t* nonce) {
+  alignas(16) uint8_t nb[16] = {};
+  std::memcpy(nb, nonce, 12);
+  __m128i s = _mm_xor_si128(l.s, load(nb));
+  s = _mm_and_si128(s,
+                    _mm_set_epi8(0x7f, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+  return encrypt1(l.enc_rk, s);
+}
+
+// Checks lengths and nonce; false leaves the job out of the batch (ok = false).
+bool job_well_formed(const GcmSivJob& job, bool open) {
+  return job.key != nullptr && job.nonce.size() == 12 && (!open || job.input.size() >= kAeadTagLength) &&
+         (job.output != nullptr || (open ? job.input.size() == kAeadTagLength : false));
+}
+
+NTSD_AESNI void seal_chunk(std::span<GcmSivJob> jobs) {
+  alignas(16) GcmLane lanes[kGcmSivBatch];
+  GcmSivJob* live[kGcmSivBatch];
+  size_t n = 0;
+  for (GcmSivJob& job : jobs) {
+    job.ok = job_well_formed(job, false);
+    if (job.ok) live[n++] = &job;
+  }
+  derive_lanes(lanes, live, n);
+  for (size_t j = 0; j < n; ++j) {
+    lanes[j].ad = live[j]->ad.data();
+    lanes[j].ad_len = live[j]->ad.size();
+    lanes[j].pt = live[j]->input.data();
+    lanes[j].pt_len = live[j]->input.size();
+  }
+  polyval_lanes(lanes, n);
+  for (size_t j = 0; j < n; ++j) {
+    const __m128i tag = lane_tag(lanes[j], live[j]->nonce.data());
+    ctr(lanes[j].enc_rk, tag, live[j]->input.data(), live[j]->output, live[j]->input.size());
+    store(live[j]->output + live[j]->input.size(), tag);
+  }
+  explicit_bzero(lanes, sizeof lanes[0] * n);
+}
+
+NTSD_AESNI void open_chunk(std::span<GcmSivJob> jobs) {
+  alignas(16) GcmLane lanes[kGcmSivBatch];
+  GcmSivJob* live[kGcmSivBatch];
+  size_t n = 0;
+  for (GcmSivJob& job : jobs) {
+    job.ok = job_well_formed(job, true);
+    if (job.ok) live[n++] = &job;
+  }
+  derive_lanes(lanes, live, n);
+  __m128i want[kGcmSivBatch];
+  for (size_t j = 0; j < n; ++j) {
+    const size_t pt_len = live[j]->input.size() - kAeadTagLength;
+    want[j] = load(live[j]->input.data() + pt_len);
+    ctr(lanes[j].enc_rk, want[j], live[j]->input.data(), live[j]->output, pt_len);
+    lanes[j].ad = live[j]->ad.data();
+    lanes[j].ad_len = live[j]->ad.size();
+    lanes[j].pt = live[j]->output;
+    lanes[j].pt_len = pt_len;
+  }
+  polyval_lanes(lanes, n);
+  for (size_t j = 0; j < n; ++j) {
+    const __m128i diff = _mm_xor_si128(lane_tag(lanes[j], live[j]->nonce.data()), want[j]);
+    const bool ok = _mm_testz_si128(diff, diff) != 0;  // constant time
+    live[j]->ok = ok;
+    if (!ok && lanes[j].pt_len > 0) std::memset(live[j]->output, 0, lanes[j].pt_len);
+  }
+  explicit_bzero(lanes, sizeof lanes[0] * n);
+}
+
 }  // namespace
 
+void gcm_siv_seal_batch(std::span<GcmSivJob> jobs) {
+  for (size_t i = 0; i < jobs.size(); i += kGcmSivBatch) {
+    seal_chunk(jobs.subspan(i, std::min(kGcmSivBatch, jobs.size() - i)));
+  }
+}
+
+void gcm_siv_open_batch(std::span<GcmSivJob> jobs) {
+  for (size_t i = 0; i < jobs.size(); i += kGcmSivBatch) {
+    open_chunk(jobs.subspan(i, std::min(kGcmSivBatch, jobs.size() - i)));
+  }
+}
+
 bool gcm_siv_expand_key(Bytes key, GcmSivKey& out) {
-  if (key.size() != 16 || !cpu_features().aesni) return false;
+  if (key.size() != 16) return false;
   expand_kgk(key.data(), out);
   return true;
 }

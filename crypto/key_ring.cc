@@ -9,7 +9,8 @@
 #include <cassert>
 #include <cstring>
 
-#include "crypto/cpu.h"
+#include "crypto/nts_crypto.h"
+#include "crypto/siv_ni.h"
 
 namespace ntsd::crypto {
 
@@ -118,8 +119,9 @@ std::unique_ptr<const KeySnapshot> KeyRing::snapshot_at(int64_t unix_seconds,
     k.epoch = e;
     k.id = static_cast<uint32_t>(e);
     k.valid = derive_master_key(seed_, e, k.raw);
-    // Without AES-NI the expanded form is unused (cookies go through OpenSSL).
-    if (k.valid && cpu_features().aesni) k.valid = siv_expand_key(Bytes(k.raw, 32), k.siv);
+    // The fast NtsCrypto's schedules; without it (no AES-NI) they would go
+    // unused, and the AES-NI expansion could not run.
+    if (k.valid && fast_nts_crypto() != nullptr) k.valid = siv_expand_key(Bytes(k.raw, 32), k.siv);
     // A failed slot stays invalid and empty: find() never returns it and the
     // seal calls refuse it, so a derivation failure fails closed (NAK / drop).
     if (!k.valid) OPENSSL_cleanse(&k, sizeof k);

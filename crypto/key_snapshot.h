@@ -11,15 +11,15 @@
 #include <mutex>
 #include <vector>
 
-#include "crypto/siv_ni.h"
+#include "crypto/siv_key.h"
 
 namespace ntsd::crypto {
 
 // One master key (AES-SIV-CMAC-256). The id is the rotation epoch as u32, so
 // its low bits are the ring slot.
 struct MasterKey {
-  SivKey siv;            // expanded once, for the AES-NI paths
-  uint8_t raw[32] = {};  // for the OpenSSL fallback
+  SivKey siv;            // expanded once, for the fast NtsCrypto (left empty without AES-NI)
+  uint8_t raw[32] = {};  // for the EVP NtsCrypto
   int64_t epoch = 0;
   uint32_t id = 0;
   bool valid = false;

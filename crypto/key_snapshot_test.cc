@@ -10,6 +10,7 @@
 
 #include "crypto/cookie.h"
 #include "crypto/key_ring.h"
+#include "crypto/nts_crypto.h"
 #include "crypto/test_util.h"
 
 namespace ntsd::crypto {
@@ -71,12 +72,12 @@ TEST(KeySnapshotTest, StressRotateWhileReadersSealAndOpen) {
         const KeySnapshot* snap = pub.load();  // once per batch
         const auto nonces = testing::random_bytes(rng, 16 * 8);
         size_t lengths[8];
-        seal_cookies_batched(sessions, *snap, nonces, ptrs, lengths);
+        auto_nts_crypto().seal_cookies(sessions, snap->current(), nonces, ptrs, lengths);
         Bytes views[8];
         for (int i = 0; i < 8; ++i) views[i] = Bytes(cookies[i], lengths[i]);
         SessionKeys out[8];
         CookieStatus status[8];
-        open_cookies_batched(views, *snap, out, status);
+        auto_nts_crypto().open_cookies(views, *snap, out, status);
         for (auto st : status) {
           if (st != CookieStatus::kOk) failures.fetch_add(1);
         }

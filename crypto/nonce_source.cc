@@ -43,9 +43,19 @@ NTSD_AESNI void keystream(const uint8_t (*rk)[16], uint64_t counter, uint8_t* ou
 
 NonceSource::NonceSource() : native_(cpu_features().aesni) {}
 
+NonceSource::NonceSource(std::span<const uint8_t, 16> fixed_key)
+    : native_(cpu_features().aesni), fixed_(true) {
+  GcmSivKey expanded;  // a plain AES-128 schedule
+  if (!native_ || !gcm_siv_expand_key(fixed_key, expanded)) return;  // fill() fails
+  std::memcpy(rk_, expanded.rk, sizeof rk_);
+  explicit_bzero(&expanded, sizeof expanded);
+  blocks_left_ = kBlocksPerKey;
+}
+
 NonceSource::~NonceSource() { explicit_bzero(rk_, sizeof rk_); }
 
 bool NonceSource::rekey() {
+  if (fixed_) return false;
   uint8_t key[16];
   if (RAND_bytes(key, sizeof key) != 1) return false;
   GcmSivKey expanded;  // a plain AES-128 schedule
@@ -60,7 +70,7 @@ bool NonceSource::rekey() {
 }
 
 bool NonceSource::fill(MutableBytes out) {
-  if (!native_) return RAND_bytes(out.data(), static_cast<int>(out.size())) == 1;
+  if (!native_) return !fixed_ && RAND_bytes(out.data(), static_cast<int>(out.size())) == 1;
   size_t off = 0;
   while (off < out.size()) {
     if (blocks_left_ == 0 && !rekey()) return false;

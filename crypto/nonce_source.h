@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "crypto/aead.h"
 
@@ -14,6 +15,10 @@ namespace ntsd::crypto {
 class NonceSource {
  public:
   NonceSource();
+  // The keystream of a fixed key instead: the same nonces on every run, so two responders give
+  // the same reply bytes (differential tests only). Needs AES-NI (fill() fails without), and
+  // fill() fails after 2^20 blocks instead of rekeying.
+  explicit NonceSource(std::span<const uint8_t, 16> fixed_key);
   ~NonceSource();
   NonceSource(const NonceSource&) = delete;
   NonceSource& operator=(const NonceSource&) = delete;
@@ -26,6 +31,7 @@ class NonceSource {
   uint64_t counter_ = 0;
   uint64_t blocks_left_ = 0;
   bool native_;
+  bool fixed_ = false;
 };
 
 }  // namespace ntsd::crypto

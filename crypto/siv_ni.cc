@@ -4,17 +4,17 @@
 #include <string.h>  // explicit_bzero
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstring>
 
 #include "crypto/aes_ni.h"
-#include "crypto/cpu.h"
 #include "crypto/siv_lane.h"
 
 // Intrinsics are enabled per function (NTSD_AESNI, aes_ni.h), never per file
 // or globally: this file is built for baseline x86-64 and only reached
-// through a CPUID check.
+// through the fast NtsCrypto (or make_aead's native backend), which exist
+// only on a CPU with AES-NI. The lane engine is the caller's SivLanes:
+// 0 = XMM, 1 = YMM below.
 
 namespace ntsd::crypto {
 namespace siv_internal {
@@ -549,11 +549,11 @@ NTSD_AESNI static void expand_sessions_vaes(std::span<const Bytes> keys, SivKey*
 }
 
 NTSD_AESNI static bool expand_sessions(std::span<const Bytes> keys, SivKey* const* out,
-                                       bool with_ctr) {
+                                       bool with_ctr, int engine) {
   for (Bytes k : keys) {
     if (k.size() != 32) return false;
   }
-  if (siv_engine() == 1 && keys.size() <= kSivBatch) {
+  if (engine == 1 && keys.size() <= kSivBatch) {
     expand_sessions_vaes(keys, out, with_ctr);
     return true;
   }
@@ -593,36 +593,24 @@ NTSD_AESNI static bool expand_sessions(std::span<const Bytes> keys, SivKey* cons
 
 }  // namespace siv_internal
 
-namespace {
-std::atomic<int> forced_engine{-1};
-}
-
-int siv_engine() {
-  const int forced = forced_engine.load(std::memory_order_relaxed);
-  if (forced == 1 && cpu_features().vaes256) return 1;
-  if (forced == 0) return 0;
-  return cpu_features().vaes256 ? 1 : 0;
-}
-
-void siv_force_engine(int engine) { forced_engine.store(engine, std::memory_order_relaxed); }
-
 bool siv_expand_key(Bytes key, SivKey& out) { return siv_internal::expand_key(key, out); }
 
-bool siv_expand_session_keys(std::span<const Bytes> keys, SivKey* const* out, bool with_ctr) {
-  return siv_internal::expand_sessions(keys, out, with_ctr);
+bool siv_expand_session_keys(std::span<const Bytes> keys, SivKey* const* out, bool with_ctr,
+                             SivLanes lanes) {
+  return siv_internal::expand_sessions(keys, out, with_ctr, static_cast<int>(lanes));
 }
 
 void siv_wipe_session_key(SivKey& key) { explicit_bzero(&key, offsetof(SivKey, mac_rk2)); }
 
-void siv_seal_batch(std::span<SivJob> jobs) {
-  const int engine = siv_engine();
+void siv_seal_batch(std::span<SivJob> jobs, SivLanes lanes) {
+  const int engine = static_cast<int>(lanes);
   for (size_t i = 0; i < jobs.size(); i += kSivBatch) {
     siv_internal::seal_chunk(jobs.subspan(i, std::min(kSivBatch, jobs.size() - i)), engine);
   }
 }
 
-void siv_open_batch(std::span<SivJob> jobs) {
-  const int engine = siv_engine();
+void siv_open_batch(std::span<SivJob> jobs, SivLanes lanes) {
+  const int engine = static_cast<int>(lanes);
   for (size_t i = 0; i < jobs.size(); i += kSivBatch) {
     siv_internal::open_chunk(jobs.subspan(i, std::min(kSivBatch, jobs.size() - i)), engine);
   }

@@ -14,6 +14,7 @@
 #include "clock/clock.h"
 #include "config/parser.h"
 #include "crypto/key_ring.h"
+#include "crypto/nts_crypto.h"
 #include "daemon/control_actions.h"
 #include "daemon/check.h"
 #include "daemon/log.h"
@@ -129,6 +130,12 @@ int main(int argc, char** argv) {
     }
   }
   ntsd::server::ServerOptions server_options = plan->server;
+  // The NTS crypto implementation, chosen once for every worker (--crypto).
+  server_options.crypto = ntsd::crypto::choose_nts_crypto(options->crypto, &error);
+  if (server_options.crypto == nullptr) {
+    log_error("not started: %s", error.c_str());
+    return 1;
+  }
   server_options.mode6 = true;  // ntpq: workers check and queue mode-6 requests (server/mode6_gate.h)
   if (nts) {
     server_options.keys = &nts->keys();
@@ -219,6 +226,7 @@ int main(int argc, char** argv) {
   }
   log_info(kLogSysInfo, "%d workers, %s I/O; %s", server->worker_count(), server->backend_name(),
            plan->description.c_str());
+  log_info(kLogSysInfo, "NTS crypto: %s", std::string(server_options.crypto->name()).c_str());
 
   // Prometheus /metrics (`metrics ADDRESS:PORT`): bound now, while ntsd may
   // still bind any port; its HTTP threads then drop privileges and take the

@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "crypto/cpu.h"
+#include "crypto/nts_crypto.h"
 #include "ops/status.h"
 #include "server/uring_io.h"
 
@@ -55,6 +56,8 @@ std::string version_text() {
                               : "io_uring: no (" + why + "); workers use recvmmsg/sendmmsg\n";
   out += "AES:      " + build.aes_path + " for cookies and NTS authenticators";
   out += crypto::cpu_features().avx512 ? " (AVX-512 present)\n" : "\n";
+  out += "NTS crypto: " + std::string(crypto::auto_nts_crypto().name()) +
+         " with --crypto auto (the default); --crypto evp or fast to choose\n";
   return out;
 }
 
@@ -77,6 +80,12 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
   std::string backend = "auto";
   app.add_option("--io-backend", backend, "datagram I/O: uring, mmsg or auto (uring, else mmsg)")
       ->check(CLI::IsMember({"auto", "uring", "mmsg"}));
+  std::string crypto_choice = "auto";
+  app.add_option("--crypto", crypto_choice,
+                 "NTS crypto on the NTP workers: fast (ntsd's batched AES-NI/VAES code; needs AES-NI), "
+                 "evp (OpenSSL EVP, one operation at a time: the reference) or auto (fast when the CPU "
+                 "has AES-NI, else evp); ntsd logs its choice at start")
+      ->check(CLI::IsMember({"auto", "evp", "fast"}));
   app.add_option("--port", options.ntp_port, "UDP port for NTP (overrides ntpport; 0: any free)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--ke-port", options.ke_port, "TCP port for NTS-KE (overrides `nts port`; 0: any free)")
@@ -108,6 +117,7 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
     *exit_code = 2;
     return std::nullopt;
   }
+  options.crypto = crypto::parse_nts_crypto_choice(crypto_choice).value_or(crypto::NtsCryptoChoice::kAuto);
   options.io_backend = backend == "uring"  ? server::IoBackend::kUring
                        : backend == "mmsg" ? server::IoBackend::kMmsg
                                            : server::IoBackend::kAuto;

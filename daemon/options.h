@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "crypto/nts_crypto.h"
 #include "server/packet_io.h"
 
 namespace ntsd::daemon {
@@ -13,6 +14,7 @@ struct DaemonOptions {
   bool syntax_only = false;          // --syntax-only: --check reads the file only, not what it names
   std::optional<int> workers;        // --workers N (overrides `workers`)
   server::IoBackend io_backend = server::IoBackend::kAuto;  // --io-backend
+  crypto::NtsCryptoChoice crypto = crypto::NtsCryptoChoice::kAuto;  // --crypto evp|fast|auto
   std::optional<int> ntp_port;       // --port N (overrides `ntpport`; 0 = any free port)
   std::optional<int> ke_port;        // --ke-port N (overrides `nts port`; 0 = any free port)
   std::string state_dir;             // --state-dir DIR (seed, demo certificate)
@@ -23,7 +25,8 @@ struct DaemonOptions {
 
 // What `ntsd --version` prints: version, build date and compiler, the
 // OpenSSL in use, the kernel, and which fast paths this machine gets
-// (io_uring, probed with a real ring; the AES code path for cookies).
+// (io_uring, probed with a real ring; the AES code path for cookies and the
+// NTS crypto implementation --crypto auto picks).
 std::string version_text();
 // Whether an io_uring ring of the kind the workers use can be made here; `why` when not.
 bool probe_io_uring(std::string* why);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <string>
+#include <vector>
 
 namespace ntsd::daemon {
 namespace {
@@ -38,7 +40,26 @@ TEST(Options, VersionSaysBuildLibrariesAndFastPaths) {
   EXPECT_TRUE(aes.rfind("VAES (YMM) + AES-NI for ", 0) == 0 || aes.rfind("AES-NI for ", 0) == 0 ||
               aes.rfind("OpenSSL EVP for ", 0) == 0)
       << text;
+  EXPECT_EQ(line_after(text, "NTS crypto: ").rfind(std::string(crypto::auto_nts_crypto().name()), 0), 0u)
+      << text;
   EXPECT_EQ(text.back(), '\n');
+}
+
+// --crypto evp|fast|auto picks the NTS crypto implementation; anything else is a usage error.
+TEST(Options, CryptoChoice) {
+  const auto parse = [](std::vector<const char*> argv, int* exit_code) {
+    argv.insert(argv.begin(), "ntsd");
+    return parse_command_line(static_cast<int>(argv.size()), const_cast<char**>(argv.data()), exit_code);
+  };
+  int exit_code = -1;
+  EXPECT_EQ(parse({}, &exit_code)->crypto, crypto::NtsCryptoChoice::kAuto);
+  EXPECT_EQ(parse({"--crypto", "evp"}, &exit_code)->crypto, crypto::NtsCryptoChoice::kEvp);
+  EXPECT_EQ(parse({"--crypto", "fast"}, &exit_code)->crypto, crypto::NtsCryptoChoice::kFast);
+  EXPECT_EQ(parse({"--crypto=auto"}, &exit_code)->crypto, crypto::NtsCryptoChoice::kAuto);
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(parse({"--crypto", "openssl"}, &exit_code));
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("--crypto"), std::string::npos);
+  EXPECT_NE(exit_code, 0);
 }
 
 TEST(Options, VersionFlagExitsZero) {

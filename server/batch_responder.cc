@@ -128,7 +128,12 @@ void BatchResponder::wipe_batch() {
   s.nts_count = s.verify_count = s.cookie_count = s.pending_count = 0;
 }
 
-BatchResponder::BatchResponder() : scratch_(std::make_unique<Scratch>()) {}
+BatchResponder::BatchResponder(const crypto::NtsCrypto& crypto)
+    : crypto_(crypto), scratch_(std::make_unique<Scratch>()) {}
+BatchResponder::BatchResponder() : BatchResponder(crypto::auto_nts_crypto()) {}
+BatchResponder::BatchResponder(const crypto::NtsCrypto& crypto,
+                               std::span<const uint8_t, 16> fixed_nonce_key)
+    : crypto_(crypto), scratch_(std::make_unique<Scratch>()), nonces_(fixed_nonce_key) {}
 BatchResponder::~BatchResponder() = default;
 
 void BatchResponder::prepare(std::span<const Request> requests, const ServerState& state,
@@ -202,8 +207,8 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
       replies[s.reply_of[j]].verdict = Verdict::drop(DropReason::kNtsNoSealKey);
     return;
   }
-  crypto::open_cookies_batched(std::span(s.cookies.data(), n), *nts.keys,
-                               std::span(s.sessions.data(), n), std::span(s.statuses.data(), n));
+  crypto_.open_cookies(std::span(s.cookies.data(), n), *nts.keys, std::span(s.sessions.data(), n),
+                       std::span(s.statuses.data(), n));
 
   // Opened cookies: check each request's authenticator under its C2S key.
   // Unopenable ones: NTS NAK — KoD NTSN echoing the Unique Identifier.
@@ -229,9 +234,8 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
     ++m;
   }
   s.verify_count = m;
-  crypto::verify_authenticators_batched(std::span(s.to_verify.data(), m),
-                                        std::span(s.verify_keys.data(), m),
-                                        std::span(s.verified.data(), m));
+  crypto_.verify_authenticators(std::span(s.to_verify.data(), m), std::span(s.verify_keys.data(), m),
+                                std::span(s.verified.data(), m));
 
   for (size_t v = 0; v < m; ++v) {
     const size_t j = s.verify_of[v];
@@ -300,9 +304,10 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
   const bool nonces_ok =
       nonces_.fill(std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength)) &&
       nonces_.fill(std::span(s.reply_nonces.data(), s.pending_count * 16));
-  crypto::seal_cookies_batched(std::span(s.cookie_sessions.data(), k), *s.keys,
-                               std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength),
-                               std::span(s.cookie_out.data(), k), std::span(s.cookie_lengths.data(), k));
+  // Sealed with the current key; the crypto refuses it (length 0) if it is not valid.
+  crypto_.seal_cookies(std::span(s.cookie_sessions.data(), k), s.keys->current(),
+                       std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength),
+                       std::span(s.cookie_out.data(), k), std::span(s.cookie_lengths.data(), k));
 
   // The authenticator: AD = the reply up to this field, plaintext = the cookie fields.
   k = 0;
@@ -322,9 +327,9 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
                     auth + kEfHeaderSize + 4 + pad4(pending.nonce_length)};
     s.seal_keys[p] = s.sessions[pending.request];
   }
-  crypto::seal_replies_batched(std::span(s.to_seal.data(), s.pending_count),
-                               std::span(s.seal_keys.data(), s.pending_count),
-                               std::span(s.sealed.data(), s.pending_count));
+  crypto_.seal_replies(std::span(s.to_seal.data(), s.pending_count),
+                       std::span(s.seal_keys.data(), s.pending_count),
+                       std::span(s.sealed.data(), s.pending_count));
 
   for (size_t p = 0; p < s.pending_count; ++p) {
     const Scratch::Pending& pending = s.pending[p];

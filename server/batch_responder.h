@@ -4,7 +4,9 @@
 // requests (cookie opens, authenticator checks, cookie and reply seals).
 // Two phases so the transmit timestamp, which NTS authenticates, is taken as
 // late as possible: prepare() does everything that does not depend on it,
-// finish(tx_time) stamps and seals.
+// finish(tx_time) stamps and seals. The crypto implementation (EVP or the
+// AES-NI/VAES fast path, crypto/nts_crypto.h) is chosen once by the caller
+// and injected.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -13,7 +15,7 @@
 #include "crypto/cookie.h"
 #include "crypto/key_snapshot.h"
 #include "crypto/nonce_source.h"
-#include "crypto/nts_batch.h"
+#include "crypto/nts_crypto.h"
 #include "proto/ntp_time.h"
 #include "server/nts_request.h"
 #include "server/server_state.h"
@@ -44,7 +46,13 @@ struct NtsPolicy {
 
 class BatchResponder {
  public:
+  // `crypto` does every batch's NTS crypto; it must outlive the responder.
+  explicit BatchResponder(const crypto::NtsCrypto& crypto);
+  // With crypto::auto_nts_crypto(), for tests and tools (the workers are given the daemon's choice).
   BatchResponder();
+  // Same, with cookie and reply nonces from a fixed key (crypto::NonceSource): the same reply
+  // bytes on every run, so two implementations can be compared byte for byte (tests only).
+  BatchResponder(const crypto::NtsCrypto& crypto, std::span<const uint8_t, 16> fixed_nonce_key);
   ~BatchResponder();
   BatchResponder(const BatchResponder&) = delete;
   BatchResponder& operator=(const BatchResponder&) = delete;
@@ -62,6 +70,7 @@ class BatchResponder {
   void wipe_batch();
   void answer_nts(std::span<const Request> requests, const NtsPolicy& nts, std::span<Reply> replies);
   static void write_nak(const Request& request, const NtsRequest& parsed, NakReason why, Reply& reply);
+  const crypto::NtsCrypto& crypto_;
   std::unique_ptr<Scratch> scratch_;
   crypto::NonceSource nonces_;
 };

@@ -8,7 +8,7 @@ Verdict respond(std::span<const uint8_t> request, proto::NtpTimestamp rx_time,
                 const ServerState& state, std::span<uint8_t> out, const NtsPolicy& nts,
                 proto::NtpTimestamp tx_time) {
   // One responder per thread: its scratch space is allocated once.
-  thread_local BatchResponder responder;
+  thread_local BatchResponder responder(crypto::auto_nts_crypto());
   const Request in{request, rx_time};
   Reply reply{out.first(std::min(out.size(), request.size())), {}};
   responder.prepare(std::span(&in, 1), state, nts, std::span(&reply, 1));

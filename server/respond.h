@@ -1,7 +1,8 @@
 #pragma once
 // One request through the request path (BatchResponder with a batch of one):
 // bytes in, reply bytes out. For tests, fuzzing and tools; the workers use
-// BatchResponder directly so crypto is batched across requests.
+// BatchResponder directly so crypto is batched across requests. Its crypto is
+// crypto::auto_nts_crypto() (the fast path wherever the CPU has AES-NI).
 #include <cstdint>
 #include <span>
 

@@ -88,8 +88,13 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
   // runs, so a shortage fails the start instead of leaving a worker without NTS.
   std::vector<std::shared_ptr<Worker>> built;
   for (int w = 0; w < workers; ++w) {
-    WorkerShared shared{&state,         &clock,         options.keys, options.require_nts,
-                        options.access, options.rate_limit};
+    WorkerShared shared{&state,
+                        &clock,
+                        options.keys,
+                        options.crypto != nullptr ? options.crypto : &crypto::auto_nts_crypto(),
+                        options.require_nts,
+                        options.access,
+                        options.rate_limit};
     if (options.mode6) {
       if (!server->mode6_) server->mode6_ = std::make_unique<std::unique_ptr<Mode6Inbox>[]>(workers);
       server->mode6_[w] = std::make_unique<Mode6Inbox>();

@@ -10,6 +10,7 @@
 
 #include "clock/clock.h"
 #include "crypto/key_snapshot.h"
+#include "crypto/nts_crypto.h"
 #include "server/access_control.h"
 #include "server/counters.h"
 #include "server/mode6_queue.h"
@@ -28,6 +29,8 @@ struct ServerOptions {
   bool pin_workers = true;
   crypto::KeyPublisher* keys = nullptr;  // cookie master keys; null: NTS requests are dropped
   bool require_nts = false;              // `nts require`
+  // NTS crypto for every worker (crypto::choose_nts_crypto); null: crypto::auto_nts_crypto().
+  const crypto::NtsCrypto* crypto = nullptr;
   std::shared_ptr<const AccessTable> access;  // `restrict`; null: no restrictions
   RateLimitParams rate_limit;                 // `discard average/minimum`
   bool mode6 = false;  // queue ntpq (mode 6) requests for an ops thread (mode6_service.h); else drop them

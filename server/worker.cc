@@ -9,6 +9,7 @@ Worker::Worker(std::unique_ptr<PacketIo> io, const WorkerShared& shared, WorkerC
     : io_(std::move(io)),
       shared_(shared),
       counters_(counters),
+      responder_(shared.crypto != nullptr ? *shared.crypto : crypto::auto_nts_crypto()),
       gate_(shared.access, shared.rate_limit),
       rx_(kBatchSize),
       requests_(kBatchSize),

@@ -9,6 +9,7 @@
 
 #include "clock/clock.h"
 #include "crypto/key_snapshot.h"
+#include "crypto/nts_crypto.h"
 #include "server/admission.h"
 #include "server/batch_responder.h"
 #include "server/counters.h"
@@ -25,6 +26,7 @@ struct WorkerShared {
   const ServerStateCell* state = nullptr;
   const clock::Clock* clock = nullptr;
   crypto::KeyPublisher* keys = nullptr;  // null: NTS off
+  const crypto::NtsCrypto* crypto = nullptr;  // the NTS crypto implementation (Server::start's choice)
   bool require_nts = false;
   std::shared_ptr<const AccessTable> access;  // `restrict` lines; null: none
   RateLimitParams rate_limit;                 // `discard`

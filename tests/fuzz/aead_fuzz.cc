@@ -1,8 +1,11 @@
 // Differential fuzz target for crypto/: the OpenSSL EVP reference, the
-// single-buffer AES-NI path and the batched AES-NI / VAES engines must agree
-// byte for byte on AES-SIV-CMAC-256 seal and open, and agree on rejecting a
+// single-buffer AES-NI AEAD (make_aead's native backend) and the batched fast
+// NtsCrypto (XMM and YMM lanes) must agree byte for byte on seal and open, for
+// AES-SIV-CMAC-256 and AES-128-GCM-SIV alike, and agree on rejecting a
 // tampered message; arbitrary bytes opened as cookies must give the same
-// status on the single and batched paths and never crash.
+// status on the single path and on every implementation's batch, and never
+// crash. Only the public interfaces (aead.h, nts_crypto.h): the kernels are
+// private to crypto/.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,10 +14,9 @@
 
 #include "crypto/aead.h"
 #include "crypto/cookie.h"
-#include "crypto/cpu.h"
 #include "crypto/key_ring.h"
+#include "crypto/nts_crypto.h"
 #include "crypto/siv_evp.h"
-#include "crypto/siv_ni.h"
 
 namespace {
 
@@ -41,6 +43,16 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
+// The implementations a batch is compared on: the reference first.
+std::vector<const ntsd::crypto::NtsCrypto*> implementations() {
+  using namespace ntsd::crypto;
+  std::vector<const NtsCrypto*> all = {&evp_nts_crypto()};
+  for (FastLanes lanes : {FastLanes::kXmm, FastLanes::kYmm}) {
+    if (const NtsCrypto* fast = fast_nts_crypto(lanes)) all.push_back(fast);
+  }
+  return all;
+}
+
 void differential(const uint8_t* data, size_t size) {
   using namespace ntsd::crypto;
   Reader r{data, size};
@@ -54,53 +66,75 @@ void differential(const uint8_t* data, size_t size) {
   const Bytes pt = r.take(r.n);
   const std::span<const Bytes> ads(ad, n_ad);
 
+  // Single messages, any S2V vector: EVP against the native AEAD.
   std::vector<uint8_t> want(pt.size() + 16);
   check(evp_siv_seal(AeadId::kAesSivCmac256, Bytes(key_bytes, 32), ads, nonce, pt, want));
-  if (!cpu_features().aesni) return;
-  SivKey key;
-  check(siv_expand_key(Bytes(key_bytes, 32), key));
+  const auto native = make_aead(AeadId::kAesSivCmac256, Bytes(key_bytes, 32), AeadBackend::kNative);
+  if (native == nullptr) return;  // no AES-NI: nothing to compare the reference with
   std::vector<uint8_t> single(want.size());
-  check(siv_seal(key, ads, nonce, pt, single));
+  check(native->seal(ads, nonce, pt, single));
   check(single == want);
-  for (int engine : {0, 1}) {
-    if (engine == 1 && !cpu_features().vaes256) continue;
-    siv_force_engine(engine);
-    // The message twice in a batch of three, beside an unrelated one.
-    std::vector<uint8_t> out[3] = {std::vector<uint8_t>(want.size()),
-                                   std::vector<uint8_t>(want.size()), std::vector<uint8_t>(32)};
-    const uint8_t other_pt[16] = {1, 2, 3};
-    SivJob jobs[3];
+  std::vector<uint8_t> tampered = want;
+  tampered[flip % tampered.size()] ^= static_cast<uint8_t>(1u << (flip % 8));
+  std::vector<uint8_t> p1(pt.size() + 1), p2(pt.size() + 1);
+  for (const auto* sealed : {&want, &tampered}) {
+    const bool ref = evp_siv_open(AeadId::kAesSivCmac256, Bytes(key_bytes, 32), ads, nonce, *sealed, p1);
+    check(ref == (sealed == &want));
+    check(native->open(ads, nonce, *sealed, p2) == ref);
+    if (ref) check(std::memcmp(p2.data(), pt.data(), pt.size()) == 0);
+  }
+
+  // Batches, NTS-shaped (one AD string, a nonce): the message twice, beside
+  // an unrelated one, as AEAD 15 and as AEAD 30, through every implementation.
+  const Bytes one_ad = n_ad > 0 ? ad[0] : Bytes();
+  for (AeadId aead : {AeadId::kAesSivCmac256, AeadId::kAes128GcmSiv}) {
+    SessionKeys keys[3];
+    const size_t klen = aead_key_length(aead);
     for (int j = 0; j < 3; ++j) {
-      jobs[j].key = &key;
-      jobs[j].ad_count = static_cast<uint8_t>(j == 2 ? 0 : n_ad);
-      for (size_t c = 0; c < n_ad; ++c) jobs[j].ad[c] = ad[c];
-      jobs[j].nonce = j == 2 ? Bytes() : nonce;
-      jobs[j].input = j == 2 ? Bytes(other_pt, 16) : pt;
-      jobs[j].output = out[j].data();
+      // The same key both ways (replies are sealed under S2C, verified here under C2S).
+      const uint8_t other[32] = {static_cast<uint8_t>(j)};
+      const Bytes key = j == 2 ? Bytes(other, klen) : Bytes(key_bytes, klen);
+      check(make_session_keys(aead, key, key, keys[j]));
     }
-    siv_seal_batch(jobs);
-    check(jobs[0].ok && jobs[1].ok && jobs[2].ok);
-    check(out[0] == want && out[1] == want);
-    // Open: intact and with one bit flipped, all paths agree.
-    std::vector<uint8_t> tampered = want;
-    tampered[flip % tampered.size()] ^= static_cast<uint8_t>(1u << (flip % 8));
-    std::vector<uint8_t> p1(pt.size() + 1), p2(pt.size() + 1);
-    for (const auto* sealed : {&want, &tampered}) {
-      const bool ref =
-          evp_siv_open(AeadId::kAesSivCmac256, Bytes(key_bytes, 32), ads, nonce, *sealed, p1);
-      check(ref == (sealed == &want));
-      check(siv_open(key, ads, nonce, *sealed, p2) == ref);
-      SivJob open_jobs[2];
-      for (int j = 0; j < 2; ++j) {
-        open_jobs[j] = jobs[0];
-        open_jobs[j].input = *sealed;
-        open_jobs[j].output = j == 0 ? p1.data() : p2.data();
+    uint8_t nonce_bytes[16] = {};
+    std::memcpy(nonce_bytes, nonce.data(), nonce.size());
+    const Bytes n(nonce_bytes, aead_nonce_length(aead));
+    const uint8_t other_pt[16] = {1, 2, 3};
+    std::vector<uint8_t> ref_out[3];
+    std::vector<uint8_t> ref_tampered;
+    bool ref_ok[3];
+    for (const NtsCrypto* crypto : implementations()) {
+      std::vector<uint8_t> out[3] = {std::vector<uint8_t>(want.size()), std::vector<uint8_t>(want.size()),
+                                     std::vector<uint8_t>(32)};
+      const ReplyToSeal replies[3] = {{one_ad, n, pt, out[0].data()},
+                                      {one_ad, n, pt, out[1].data()},
+                                      {Bytes(), n, Bytes(other_pt, 16), out[2].data()}};
+      bool ok[3];
+      crypto->seal_replies(replies, keys, ok);
+      check(ok[0] && ok[1] && ok[2]);
+      check(out[0] == out[1]);
+      if (crypto == &evp_nts_crypto()) {
+        for (int j = 0; j < 3; ++j) ref_out[j] = out[j];
+        ref_tampered = out[0];
+        ref_tampered[flip % ref_tampered.size()] ^= static_cast<uint8_t>(1u << (flip % 8));
+      } else {
+        for (int j = 0; j < 3; ++j) check(out[j] == ref_out[j]);
       }
-      siv_open_batch(open_jobs);
-      check(open_jobs[0].ok == ref && open_jobs[1].ok == ref);
-      if (ref) check(std::memcmp(p1.data(), pt.data(), pt.size()) == 0);
+      // Verify: intact, tampered, and the unrelated one.
+      std::vector<uint8_t> o1(pt.size() + 1), o2(pt.size() + 1), o3(16);
+      const AuthToVerify auths[3] = {{one_ad, n, ref_out[0], o1.data()},
+                                     {one_ad, n, ref_tampered, o2.data()},
+                                     {Bytes(), n, ref_out[2], o3.data()}};
+      crypto->verify_authenticators(auths, keys, ok);
+      if (crypto == &evp_nts_crypto()) {
+        for (int j = 0; j < 3; ++j) ref_ok[j] = ok[j];
+        check(ok[0] && !ok[1] && ok[2]);
+      } else {
+        for (int j = 0; j < 3; ++j) check(ok[j] == ref_ok[j]);
+      }
+      check(std::memcmp(o1.data(), pt.data(), pt.size()) == 0);
+      for (size_t i = 0; i < pt.size(); ++i) check(o2[i] == 0);  // nothing unauthenticated left
     }
-    siv_force_engine(-1);
   }
 }
 
@@ -120,9 +154,11 @@ void cookies(const uint8_t* data, size_t size) {
   SessionKeys single, batched[2];
   const CookieStatus s = open_cookie(*keys, c, single);
   const Bytes views[2] = {c, c};
-  CookieStatus st[2];
-  open_cookies_batched(views, *keys, batched, st);
-  check(st[0] == s && st[1] == s);
+  for (const NtsCrypto* crypto : implementations()) {
+    CookieStatus st[2];
+    crypto->open_cookies(views, *keys, batched, st);
+    check(st[0] == s && st[1] == s);
+  }
   check(s != CookieStatus::kOk);  // forging a cookie from random bytes must not succeed
 }
 

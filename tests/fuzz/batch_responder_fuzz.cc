@@ -7,7 +7,9 @@
 // its request and bytes past it are untouched; each lane's verdict equals
 // server::respond()'s for the same request alone; an unmutated NTS request's
 // reply verifies under the client's S2C key and carries one fresh cookie per
-// cookie + placeholder.
+// cookie + placeholder. The same batch through the EVP NtsCrypto (the
+// reference) and the fast one, both with nonces from one fixed key, gives the
+// same verdicts and the same bytes in every reply buffer.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include "clock/nts_codec.h"
 #include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
+#include "crypto/nts_crypto.h"
 #include "proto/ntp_packet.h"
 #include "server/batch_responder.h"
 #include "server/respond.h"
@@ -35,6 +38,10 @@ struct Fixture {
   std::unique_ptr<const crypto::KeySnapshot> keys = ring.snapshot_at(kNow);
   server::ServerState state = server::local_reference_state();
   server::BatchResponder responder;
+  // The differential pair: same nonce key, the two implementations.
+  static constexpr std::array<uint8_t, 16> kNonceKey = {0x6e, 0x74, 0x73, 0x64};
+  server::BatchResponder evp{crypto::evp_nts_crypto(), kNonceKey};
+  server::BatchResponder fast{crypto::auto_nts_crypto(), kNonceKey};
 };
 
 void check(bool condition) {
@@ -116,6 +123,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const server::NtsPolicy policy{fixture.keys.get(), false};
   fixture.responder.prepare(requests, fixture.state, policy, replies);
   fixture.responder.finish(kTx, replies);
+
+  // Differential: EVP against fast (auto; EVP again where the CPU has no AES-NI).
+  std::vector<std::vector<uint8_t>> evp_out(lanes.size()), fast_out(lanes.size());
+  std::vector<server::Reply> evp_replies(lanes.size()), fast_replies(lanes.size());
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    evp_out[i].assign(lanes[i].request.size(), 0xee);
+    fast_out[i].assign(lanes[i].request.size(), 0xee);
+    evp_replies[i].buffer = evp_out[i];
+    fast_replies[i].buffer = fast_out[i];
+  }
+  fixture.evp.prepare(requests, fixture.state, policy, evp_replies);
+  fixture.evp.finish(kTx, evp_replies);
+  fixture.fast.prepare(requests, fixture.state, policy, fast_replies);
+  fixture.fast.finish(kTx, fast_replies);
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const server::Verdict& a = evp_replies[i].verdict;
+    const server::Verdict& b = fast_replies[i].verdict;
+    check(a.action == b.action && a.reason == b.reason && a.kind == b.kind && a.nak == b.nak &&
+          a.key_age == b.key_age && a.reply_size == b.reply_size);
+    check(a.action == replies[i].verdict.action && a.reply_size == replies[i].verdict.reply_size);
+    check(evp_out[i] == fast_out[i]);
+  }
 
   for (size_t i = 0; i < lanes.size(); ++i) {
     const Lane& lane = lanes[i];
