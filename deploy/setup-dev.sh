@@ -19,6 +19,8 @@ PACKAGES=(
   # interop peers and test tools
   ntpsec ntpsec-ntpdig gnutls-bin openssl iproute2 procps ca-certificates jq
   prometheus
+  # packaging and deployment checks (deploy/deb/test-deb.sh, deploy/kubernetes/validate.sh)
+  dpkg-dev lintian systemd
 )
 PEERS_DIR="${NTSD_PEERS_DIR:-/var/cache/ntsd-peers}"
 
@@ -47,6 +49,15 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   apt_update_once
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+fi
+
+# npm for the Kubernetes manifests' validator (deploy/kubernetes/validate.sh).
+# A node.js from elsewhere that brings its own npm is used as it is: Debian's
+# npm package would conflict with it.
+if ! command -v npm >/dev/null; then
+  echo "setup-dev: installing npm"
+  apt_update_once
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 
 # ntpsec's package enables and starts its own ntpd (which would bind UDP 123

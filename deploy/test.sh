@@ -6,6 +6,9 @@
 #                                         figures are about speed and run in step 1)
 #   3. bazel test --config=tsan  on the concurrent pieces (snapshot publication)
 #   4. bazel test --config=fuzz //tests/fuzz/...   (clang + libFuzzer, 20 s per target)
+#   5. deploy: the Debian package (built -c opt, lintian, installed into a throwaway
+#      root, systemd-analyze, ntsd --check and a start there) and the Kubernetes
+#      manifests validated against the API schemas (deploy/README.md)
 # CI (.ci/run) runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,10 @@ bazel test --config=tsan $(bazel query 'attr(tags, "tsan", tests(//...))' 2>/dev
 
 step "bazel test --config=fuzz //tests/fuzz/... (libFuzzer, 20 s per target)"
 bazel test --config=fuzz //tests/fuzz/...
+
+step "deploy: Debian package and Kubernetes manifests"
+deploy/deb/test-deb.sh
+deploy/kubernetes/validate.sh
 
 echo
 echo "All test stages passed. Logs of every test: bazel-testlogs/<package>/<target>/test.log"
