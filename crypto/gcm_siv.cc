@@ -235,7 +235,7 @@ bool job_well_formed(const GcmSivJob& job, bool open) {
 
 NTSD_AESNI void seal_chunk(std::span<GcmSivJob> jobs) {
   alignas(16) GcmLane lanes[kGcmSivBatch];
-  GcmSivJob* live[kGcmSivBatch];
+  GcmSivJob* live[kGcmSivBatch] = {};
   size_t n = 0;
   for (GcmSivJob& job : jobs) {
     job.ok = job_well_formed(job, false);
@@ -259,7 +259,7 @@ NTSD_AESNI void seal_chunk(std::span<GcmSivJob> jobs) {
 
 NTSD_AESNI void open_chunk(std::span<GcmSivJob> jobs) {
   alignas(16) GcmLane lanes[kGcmSivBatch];
-  GcmSivJob* live[kGcmSivBatch];
+  GcmSivJob* live[kGcmSivBatch] = {};
   size_t n = 0;
   for (GcmSivJob& job : jobs) {
     job.ok = job_well_formed(job, true);
