@@ -161,11 +161,11 @@ pick_port() {
 
 # ---------------------------------------------------------------- build
 if [[ "${CLOCK_QUALITY_NO_BUILD:-0}" != 1 ]]; then
-  echo "clock_quality: building (bazel build -c opt //daemon:ntsd //bench:delay_relay) ..." >&2
+  echo "clock_quality: building (bazel build -c opt //daemon:ntsd //bench:delay_relay //bench:offset_probe) ..." >&2
   build_log=$(mktemp)
   # --symlink_prefix=/: leave the workspace's bazel-* links alone.
   # shellcheck disable=SC2086
-  if ! $BAZEL build -c opt --symlink_prefix=/ //daemon:ntsd //bench:delay_relay >"$build_log" 2>&1; then
+  if ! $BAZEL build -c opt --symlink_prefix=/ //daemon:ntsd //bench:delay_relay //bench:offset_probe >"$build_log" 2>&1; then
     grep -v 'linux-sandbox' "$build_log" | tail -n 30 >&2
     rm -f "$build_log"
     die "build failed"
@@ -176,7 +176,8 @@ fi
 BIN=$($BAZEL info -c opt bazel-bin 2>/dev/null) || die "'$BAZEL info -c opt bazel-bin' failed"
 NTSD_REAL="$BIN/daemon/ntsd"
 RELAY="$BIN/bench/delay_relay"
-[[ -x "$NTSD_REAL" && -x "$RELAY" ]] || die "binaries missing in $BIN (build first)"
+PROBE="$BIN/bench/offset_probe"
+[[ -x "$NTSD_REAL" && -x "$RELAY" && -x "$PROBE" ]] || die "binaries missing in $BIN (build first)"
 
 SCRIPT_START=$(date +%s)  # after the build: the N + 1 minute bound starts here
 WORK=$(mktemp -d /tmp/ntsd-clock-quality.XXXXXX)
@@ -205,9 +206,10 @@ set_up() {
   local sc=$1 dir="$WORK/$1"
   mkdir -p "$dir/up" "$dir/chronyd" "$dir/ntsd/stats" "$dir/ntsd/state"
   chmod 700 "$dir/up" "$dir/chronyd"
-  local ntp ke
+  local ntp ke served
   pick_port ntp
   pick_port ke
+  pick_port served
   printf -v "NTP_$sc" '%s' "$ntp"
   printf -v "KE_$sc" '%s' "$ke"
 
@@ -243,7 +245,9 @@ CONF
   cat >"$dir/chronyd/chrony.conf" <<CONF
 server 127.0.0.1 nts ntsport $ke $POLL_ARGS
 ntstrustedcerts $WORK/pki/ca.pem
-port 0
+bindaddress 127.0.0.1
+port $served
+allow 127.0.0.1
 cmdport 0
 bindcmdaddress $SOCKS/$sc.sock
 ntsdumpdir $dir/chronyd
@@ -252,6 +256,11 @@ logdir $dir/chronyd
 log tracking measurements statistics
 CONF
   start "chronyd_$sc" "$dir/chronyd/chronyd.out" "$CHRONYD" -x -d -u root -f "$dir/chronyd/chrony.conf" -L 0
+  # The time chronyd -x would serve: its corrections go to a virtual clock that
+  # its NTP replies carry, so its server port read against the host clock is its
+  # real error. The upstream, which corrects nothing, gives the probe's own floor.
+  start "probe_chronyd_$sc" "$dir/probe_chronyd.log" "$PROBE" --server "127.0.0.1:$served" --duration "$LIFETIME"
+  start "probe_up_$sc" "$dir/probe_up.log" "$PROBE" --server "127.0.0.1:$ntp" --duration "$LIFETIME"
 
   cat >"$dir/ntsd/ntp.conf" <<CONF
 server 127.0.0.1:$ke nts $POLL_ARGS
@@ -317,8 +326,8 @@ for sc in "${SCENARIOS[@]}"; do
 done
 # Stop everything (clients first, so the relay's counts are final).
 for sc in "${SCENARIOS[@]}"; do
-  c="PID_chronyd_$sc"; n="PID_ntsd_$sc"
-  terminate "${!c}" "${!n}"
+  c="PID_chronyd_$sc"; n="PID_ntsd_$sc"; pc="PID_probe_chronyd_$sc"; pu="PID_probe_up_$sc"
+  terminate "${!pc}" "${!pu}" "${!c}" "${!n}"
 done
 for sc in "${SCENARIOS[@]}"; do
   r="PID_relay_$sc"; u="PID_up_$sc"
@@ -372,6 +381,22 @@ for sc in "${SCENARIOS[@]}"; do
       | awk 'NR == 1 || $2 < since || $1 != offset { print $1 } { offset = $1; since = $2 }' \
       | row "$sc" ntsd system "${NTSD_SYSTEM_FROM[$sc]}"
   fi
+  # Served time, once a second from each one's first update to the window's end.
+  # chronyd: its server port read by offset_probe (chronyd's virtual clock minus
+  # the host's). ntsd: its estimate line between updates — loopstats offset plus
+  # drift times the time since (measure-only: no correction, kernel frequency
+  # as found), the offset an active ntsd would be correcting at that second.
+  awk -v s="$WINDOW_START" -v e="$WINDOW_END" '$1 >= s && $1 <= e { print $2 }' "$dir/probe_chronyd.log" \
+    | row "$sc" chronyd served "offset_probe: chronyd's clock minus the host's (1 Hz)"
+  { cat "$dir"/ntsd/stats/loopstats* 2>/dev/null || true; } \
+    | awk -v b="$WINDOW_START" -v e="$WINDOW_END" 'NF >= 4 { n++; t[n] = ($1 - 40587) * 86400 + $2; o[n] = $3; d[n] = $4 }
+        END { if (n == 0) exit; k = 1; s = int(t[1]) + 1; if (s < b) s = b
+              for (; s <= e; s++) {
+                while (k < n && t[k + 1] <= s) k++
+                printf "%.9f\n", o[k] + d[k] * 1e-6 * (s - t[k]) } }' \
+    | row "$sc" ntsd served "loopstats line: offset + drift x elapsed (1 Hz)"
+  awk -v s="$WINDOW_START" -v e="$WINDOW_END" '$1 >= s && $1 <= e { print $2 }' "$dir/probe_up.log" \
+    | row "$sc" upstream served "offset_probe floor: upstream (corrects nothing) minus the host (1 Hz)"
   # peerstats (NTPsec's meaning): the clock filter's pick, one line per poll,
   # repeated while the filter keeps an older sample; repeats are dropped.
   { cat "$dir"/ntsd/stats/peerstats* 2>/dev/null || true; } \

@@ -6,10 +6,17 @@
 // recorded it. On one host whose clock the client only measured, the true
 // offset is 0, so each estimate is its own error: feeding policies can be
 // compared on the same recorded packets in seconds instead of one
-// 10-minute bench/clock_quality.sh window each.
+// 10-minute bench/clock_quality.sh window each. Once a second between
+// updates it also reads the measure-only virtual clock (where an adjusting
+// ntsd would have put the clock, slews included: served_rms_us, the
+// "served" rows) and the estimate line itself (estimate_1hz_rms_us).
+// --host-ppm F replays the packets as if the host clock had run F ppm fast
+// and measures against that known true offset: a policy that only wins
+// because the recorded host's true frequency error is 0 shows there.
 //
 //   discipline_replay [--from S] [--to S] [--max-delay-ratio R] [--base-share B]
-//                     [--jitter-share J] [--excess-share E] [--print] RAWSTATS...
+//                     [--jitter-share J] [--excess-share E] [--max-time-constant T]
+//                     [--host-ppm F] [--print] [--print-seconds] RAWSTATS...
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -105,7 +112,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   double from_s = 0, to_s = 1e18;
   clock::FeedParams feed;
-  bool print = false;
+  bool print = false, print_seconds = false;
+  double host_ppm = 0;
+  clock::DisciplineParams params;
   app.add_option("rawstats", files, "rawstats files, in time order")->required();
   app.add_option("--from", from_s, "count updates from S seconds after the first reply");
   app.add_option("--to", to_s, "... up to S seconds after it");
@@ -113,6 +122,12 @@ int main(int argc, char** argv) {
   app.add_option("--base-share", feed.base_share);
   app.add_option("--jitter-share", feed.jitter_share);
   app.add_option("--excess-share", feed.excess_share);
+  app.add_option("--max-time-constant", params.max_time_constant, "slowest slew, log2 s (default 10)");
+  app.add_option("--host-ppm", host_ppm,
+                 "replay as if the host clock ran this many ppm fast (T1 and T4 scaled from the first "
+                 "reply); errors are then measured against that known true offset");
+  app.add_flag("--print-seconds", print_seconds,
+               "print every second: Unix seconds, virtual clock error (us), estimate error (us)");
   app.add_flag("--print", print, "print every update: seconds, offset estimate (us), samples fed");
   CLI11_PARSE(app, argc, argv);
 
@@ -139,15 +154,44 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "discipline_replay: no replies\n");
     return 1;
   }
+  // A host clock f fast: host time h = t + f (t - t0) for true time t, so the
+  // true offset (source minus host) at host time h is -f (h - t0) / (1 + f).
+  const int64_t t0_ns = lines.front().t1_ns;
+  const double f = host_ppm * 1e-6;
+  auto skew = [&](int64_t t_ns) {
+    return t_ns + static_cast<int64_t>(std::llround(static_cast<double>(t_ns - t0_ns) * f));
+  };
+  auto true_offset = [&](int64_t h_ns) { return -f * (static_cast<double>(h_ns - t0_ns) * 1e-9) / (1 + f); };
+  if (f != 0) {
+    for (RawLine& r : lines) {
+      r.t1_ns = skew(r.t1_ns);
+      r.t4_ns = skew(r.t4_ns);
+    }
+  }
   clock::ClockFilter filter;
-  clock::DisciplineParams params;
   params.measure_only = true;
   clock::Discipline discipline(params);
   discipline.start(lines.front().t4_ns);
   const int64_t first_ns = lines.front().t4_ns;
   std::vector<double> errors;
+  // The served view (bench/clock_quality.sh's "served" rows): the estimate
+  // line read once a second between updates, not only at them.
+  std::vector<double> served, line_1hz;
+  int64_t next_second_ns = (first_ns / 1'000'000'000 + 1) * 1'000'000'000;
   size_t fed = 0, gated = 0;
   for (const RawLine& r : lines) {
+    for (; next_second_ns < r.t4_ns; next_second_ns += 1'000'000'000) {
+      const clock::DisciplineStats st = discipline.stats(next_second_ns);
+      const double at = (next_second_ns - first_ns) / 1e9;
+      if (st.valid && at >= from_s && at <= to_s) {
+        served.push_back(st.virtual_clock - true_offset(next_second_ns));
+        line_1hz.push_back(st.offset - true_offset(next_second_ns));
+        if (print_seconds) {
+          std::printf("%lld %.1f %.1f\n", static_cast<long long>(next_second_ns / 1'000'000'000),
+                      served.back() * 1e6, line_1hz.back() * 1e6);
+        }
+      }
+    }
     const auto reply = reply_of(r);
     const clock::ExchangeResult x = clock::sample_from_reply(reply, r.t1_ns, r.t4_ns, std::ldexp(1.0, -24));
     if (x.reject != clock::SampleReject::kNone) continue;
@@ -162,13 +206,17 @@ int main(int argc, char** argv) {
     const clock::DisciplineStats st = discipline.stats(r.t4_ns);
     const double at = (r.t4_ns - first_ns) / 1e9;
     if (!st.valid) continue;
-    if (print) std::printf("%.3f %.1f %zu\n", at, st.offset * 1e6, fed);
-    if (at >= from_s && at <= to_s) errors.push_back(st.offset);
+    const double error = st.offset - true_offset(r.t4_ns);
+    if (print) std::printf("%.3f %.1f %zu tc=%d\n", at, error * 1e6, fed, st.time_constant);
+    if (at >= from_s && at <= to_s) errors.push_back(error);
   }
   if (errors.empty()) {
     std::fprintf(stderr, "discipline_replay: no update in the window\n");
     return 1;
   }
+  double served2 = 0, line2 = 0;
+  for (double e : served) served2 += e * e;
+  for (double e : line_1hz) line2 += e * e;
   double sum2 = 0, sum = 0, max = 0;
   std::vector<double> mags;
   for (double e : errors) {
@@ -179,8 +227,11 @@ int main(int argc, char** argv) {
   }
   std::sort(mags.begin(), mags.end());
   const double p99 = mags[std::min(mags.size() - 1, static_cast<size_t>(std::ceil(0.99 * mags.size())) - 1)];
-  std::printf("replies %zu fed %zu gated %zu updates %zu rms_us %.1f p99_us %.1f max_us %.1f mean_us %.1f\n",
-              lines.size(), fed, gated, errors.size(), std::sqrt(sum2 / errors.size()) * 1e6, p99 * 1e6,
-              max * 1e6, sum / errors.size() * 1e6);
+  std::printf(
+      "replies %zu fed %zu gated %zu updates %zu rms_us %.1f p99_us %.1f max_us %.1f mean_us %.1f "
+      "served_seconds %zu served_rms_us %.1f estimate_1hz_rms_us %.1f\n",
+      lines.size(), fed, gated, errors.size(), std::sqrt(sum2 / errors.size()) * 1e6, p99 * 1e6, max * 1e6,
+      sum / errors.size() * 1e6, served.size(), served.empty() ? 0.0 : std::sqrt(served2 / served.size()) * 1e6,
+      line_1hz.empty() ? 0.0 : std::sqrt(line2 / line_1hz.size()) * 1e6);
   return 0;
 }

@@ -1128,6 +1128,8 @@ std::vector<std::string> report_lines(const std::vector<SourceReport>& sources, 
                 d.drift_ppm, d.host_frequency_ppm, d.jitter, d.wander_ppm, d.time_constant, d.offset_error, d.points,
                 (unsigned long long)discipline.steps, (unsigned long long)discipline.frequency_sets);
   lines.emplace_back(buf);
+  // Measure-only: where an adjusting ntsd would have put the clock (chronyd -x's virtual clock).
+  if (discipline.measure_only && d.valid) lines.back() += " virtual_clock=" + fmt_seconds(d.virtual_clock);
   std::snprintf(buf, sizeof buf,
                 "system: sync=%s stratum=%u refid=%08x leap=%u offset=%s jitter=%.6f root_delay=%.6f "
                 "root_dispersion=%.6f since_update=%.1f",

@@ -101,6 +101,7 @@ Discipline::Discipline(DisciplineParams params) : params_(params) {
   points_.reserve(static_cast<size_t>(params_.max_points) + 8);
   events_.reserve(kMaxEvents + 1);
   events_.push_back({0, 0, params_.frequency_in_force_ppm * kPpm});
+  virtual_events_ = events_;
   if (params_.have_driftfile) {
     // The driftfile is the best frequency known at start: set it at once
     // (start()) and use it as a prior on the slope, so that the first fits,
@@ -120,12 +121,18 @@ Discipline::Discipline(DisciplineParams params) : params_(params) {
 
 double Discipline::seconds(int64_t ns) const { return static_cast<double>(ns - epoch_ns_) * 1e-9; }
 
-double Discipline::correction_at(double t) const {
+double Discipline::correction_at(double t) const { return phase_at(events_, t); }
+
+double Discipline::virtual_ahead(double t) const {
+  return params_.measure_only ? phase_at(virtual_events_, t) - correction_at(t) : 0;
+}
+
+double Discipline::phase_at(const std::vector<Event>& history, double t) {
   // Latest event at or before t; before the first one, its segment is
   // extended backwards (only samples older than the whole history land there).
-  size_t i = events_.size();
-  while (i > 1 && events_[i - 1].t > t) --i;
-  const Event& e = events_[i - 1];
+  size_t i = history.size();
+  while (i > 1 && history[i - 1].t > t) --i;
+  const Event& e = history[i - 1];
   // A frequency correction f scales the clock's rate (the kernel lengthens
   // each tick by 1 + f), so of dt seconds of host time f / (1 + f) were
   // added by the correction. With that, x is exactly the oscillator's own
@@ -134,10 +141,12 @@ double Discipline::correction_at(double t) const {
   return e.phase + e.freq / (1 + e.freq) * (t - e.t);
 }
 
-void Discipline::record(double t, double step_s, double freq) {
-  const double phase = correction_at(t) + step_s;
-  events_.push_back({t, phase, freq});
-  if (events_.size() > kMaxEvents) events_.erase(events_.begin());
+void Discipline::record(double t, double step_s, double freq) { record_in(events_, t, step_s, freq); }
+
+void Discipline::record_in(std::vector<Event>& history, double t, double step_s, double freq) {
+  const double phase = phase_at(history, t) + step_s;
+  history.push_back({t, phase, freq});
+  if (history.size() > kMaxEvents) history.erase(history.begin());
 }
 
 DisciplineAction Discipline::start(int64_t now_ns) {
@@ -146,9 +155,13 @@ DisciplineAction Discipline::start(int64_t now_ns) {
     epoch_ns_ = now_ns;
   }
   DisciplineAction action;
-  if (params_.measure_only || !params_.have_driftfile) return action;
+  if (!params_.have_driftfile) return action;
   const double f =
       std::clamp(base_, -params_.max_frequency_ppm * kPpm, params_.max_frequency_ppm * kPpm);
+  if (params_.measure_only) {  // the virtual clock runs at the driftfile frequency
+    record_in(virtual_events_, seconds(now_ns), 0, f);
+    return action;
+  }
   record(seconds(now_ns), 0, f);
   action.set_frequency = true;
   action.frequency_ppm = f / kPpm;
@@ -248,16 +261,22 @@ double Discipline::predicted_offset(double t) const {
   return fit_.a + fit_.b * (x - fit_.x_mean) - c;
 }
 
-// The slew time scale follows the window: a quarter of the time the fit
-// spans, as a power of two within [2^min, 2^max] s. Early on (few points, a
-// minute of data) offsets are removed within 16 s; once the fit spans an
-// hour the correction is spread over 2^10 s, so the estimate's own error
-// (a fraction of the measurement noise) turns into a frequency excursion of
-// well under 1 ppm.
+// The slew time scale: a quarter of the time the fit spans, and at most
+// three update intervals (chrony's corrtimeratio, 3), as a power of two
+// within [2^min, 2^max] s. Early on (few points, a minute of data) offsets
+// are removed within 16 s; at poll 2^6 over an hour of points, within
+// 2^7 s, so a 50 us estimate error is a 0.4 ppm excursion. Longer would
+// smooth nothing: the estimate is already a fit over the whole window,
+// and replaying recorded runs (bench/README.md, "Time quality") showed a
+// slew over 2^10 s only adding lag — after a one-way delay burst the served
+// clock recovered minutes after the estimate had.
 double Discipline::time_constant_s() const {
   int tc = params_.min_time_constant;
   if (fit_.valid && fit_.span > 0) {
     tc = static_cast<int>(std::floor(std::log2(std::max(fit_.span / 4, 1.0))));
+  }
+  if (update_interval_ > 0) {
+    tc = std::min(tc, static_cast<int>(std::floor(std::log2(std::max(3 * update_interval_, 1.0)))));
   }
   tc = std::clamp(tc, params_.min_time_constant, params_.max_time_constant);
   return std::ldexp(1.0, tc);
@@ -321,7 +340,9 @@ DisciplineAction Discipline::update(int64_t now_ns,
   }
   refit();
 
-  const double offset = predicted_offset(t_now);
+  // The offset of the clock being disciplined: the host's, or in measure-only
+  // mode the virtual clock's (that far ahead of the host).
+  const double offset = predicted_offset(t_now) - virtual_ahead(t_now);
   if (params_.panic_threshold > 0 && std::fabs(offset) > params_.panic_threshold) {
     // Refused outright, as ntpd's panic gate: an offset this large is a
     // broken upstream set or a broken host, not something to follow. The
@@ -362,22 +383,35 @@ DisciplineAction Discipline::update(int64_t now_ns,
     refused_ = false;
   }
   started_ = true;
+  if (last_update_ >= 0 && t_now > last_update_) {
+    const double dt = t_now - last_update_;
+    update_interval_ = update_interval_ > 0 ? update_interval_ + (dt - update_interval_) / 4 : dt;
+  }
+  last_update_ = t_now;
   return plan(t_now, outcome, offset);
 }
 
+// Measure-only mode plans exactly as active mode does, on a virtual clock
+// (chronyd -x's): the host clock plus the corrections an adjusting ntsd would
+// have made, kept in virtual_events_ and never applied. The estimate is not
+// affected (it works on the host clock, events_); the virtual clock says
+// where the served time would be, slews and all (stats().virtual_clock).
 DisciplineAction Discipline::plan(double t, DisciplineOutcome outcome, double offset) {
   DisciplineAction action;
   action.outcome = outcome;
-  if (params_.measure_only) {
-    slewing_ = false;
-    return action;
+  const bool virt = params_.measure_only;
+  std::vector<Event>& history = virt ? virtual_events_ : events_;
+  if (virt) {
+    // A slew's end was recorded ahead of time (below): a new plan replaces it.
+    while (history.size() > 1 && history.back().t > t) history.pop_back();
   }
   const double max_f = params_.max_frequency_ppm * kPpm;
   const double base = std::clamp(base_, -max_f, max_f);
   if (outcome == DisciplineOutcome::kStartStep || outcome == DisciplineOutcome::kLateStep) {
-    record(t, offset, base);
+    record_in(history, t, offset, base);
     slewing_ = false;
     slew_ = 0;
+    if (virt) return action;
     action.step = true;
     action.step_s = offset;
     action.set_frequency = true;
@@ -403,7 +437,13 @@ DisciplineAction Discipline::plan(double t, DisciplineOutcome outcome, double of
     slewing_ = false;
     slew_ = 0;
   }
-  record(t, 0, base + slew_);
+  record_in(history, t, 0, base + slew_);
+  if (virt) {
+    // No tick() ends a virtual slew: its end is recorded now, in the future.
+    if (slewing_) record_in(history, slew_end_, 0, base);
+    slewing_ = false;
+    return action;
+  }
   action.set_frequency = true;
   action.frequency_ppm = (base + slew_) / kPpm;
   return action;
@@ -450,6 +490,7 @@ DisciplineStats Discipline::stats(int64_t now_ns) const {
   s.drift_ppm = base_ / kPpm;
   s.host_frequency_ppm = -base_ / (1 + base_) / kPpm;
   s.frequency_in_force_ppm = events_.back().freq / kPpm;
+  s.virtual_clock = virtual_ahead(t);
   s.slew_ppm = slew_ / kPpm;
   s.wander_ppm = std::sqrt(wander2_);
   s.time_constant = static_cast<int>(std::lround(std::log2(time_constant_s())));

@@ -97,6 +97,10 @@ struct DisciplineStats {
   double slew_ppm = 0;                // the slew correction in force (frequency in force - drift)
   int points = 0;                     // measurements in the regression window
   double span_s = 0;                  // time the window covers
+  // Measure-only mode: the virtual clock (chronyd -x's) minus the host clock,
+  // s — where an adjusting ntsd would have put the clock by now, its slews
+  // included. 0 in active mode (the host clock is that clock).
+  double virtual_clock = 0;
 };
 
 class Discipline {
@@ -139,8 +143,11 @@ class Discipline {
   };
 
   double seconds(int64_t ns) const;
+  static double phase_at(const std::vector<Event>& history, double t);
   double correction_at(double t) const;
+  double virtual_ahead(double t) const;  // measure-only: virtual clock minus host clock, s; else 0
   void record(double t, double step_s, double freq);
+  static void record_in(std::vector<Event>& history, double t, double step_s, double freq);
   Fit fit_window(size_t first) const;
   void refit();
   double predicted_offset(double t) const;
@@ -152,7 +159,8 @@ class Discipline {
   int64_t epoch_ns_ = 0;
   bool started_ = false;
   bool refused_ = false;  // kStepRefused was reported for the current excursion
-  std::vector<Event> events_;
+  std::vector<Event> events_;          // corrections applied to the host clock
+  std::vector<Event> virtual_events_;  // measure-only: the corrections planned (the virtual clock)
   std::vector<Point> points_;  // sorted by x
   std::vector<Point> held_;    // a jump seen once (kJumpHeld)
   double held_jump_ = 0;       // its median distance from the line, s
@@ -164,6 +172,8 @@ class Discipline {
   double slew_ = 0;          // s/s: slew correction in force
   bool slewing_ = false;
   double slew_end_ = 0;  // s since epoch
+  double last_update_ = -1;     // s since epoch of the last update that planned; < 0: none yet
+  double update_interval_ = 0;  // s: smoothed interval between updates (time_constant_s())
   double wander2_ = 0;   // ppm^2
   bool have_wander_ = false;
 };

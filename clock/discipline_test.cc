@@ -99,6 +99,39 @@ TEST(Discipline, active_and_measure_only_estimate_the_same_frequency) {
   EXPECT_NEAR(b.offset, 0.08 + 900 / (1 - 70e-6) - 900, 1e-9);  // untouched
 }
 
+TEST(Discipline, measure_only_virtual_clock_is_where_active_mode_puts_the_clock) {
+  // chronyd -x's virtual clock: the corrections active mode would make,
+  // planned and integrated but never applied. On the same noise-free inputs
+  // it must sit exactly where an adjusting discipline moved the clock —
+  // the start step, the slews and the frequency included.
+  for (const double start_offset : {0.08, 0.5, -0.01}) {
+    // One time constant for both: on noise-free points the runs test sees
+    // only rounding noise, and may cut the two windows (and so τ) differently.
+    DisciplineParams p;
+    p.min_time_constant = p.max_time_constant = 5;
+    Discipline active(p);
+    Model a{.offset = start_offset, .oscillator = -70e-6};
+    p.measure_only = true;
+    Discipline measuring(p);
+    Model b{.offset = start_offset, .oscillator = -70e-6, .apply = false};
+    active.start(a.now);
+    measuring.start(b.now);
+    for (int s = 16; s <= 1800; s += 16) {
+      run(active, a, 16);
+      run(measuring, b, 16);
+      // b.offset - a.offset: how far the adjusted clock was moved, in true
+      // seconds; the virtual clock counts host seconds (70 ppm apart here).
+      // The active side ends a slew at the first whole-second tick() after
+      // it is due, the virtual one when due: a few tenths of a microsecond.
+      const double moved = b.offset - a.offset;
+      ASSERT_NEAR(measuring.stats(b.now).virtual_clock, moved, 2e-6 + 1e-4 * std::fabs(moved))
+          << "start offset " << start_offset << ", at " << s << " s";
+    }
+    EXPECT_NEAR(a.offset, 0, 1e-6) << start_offset;  // and active mode did converge
+    EXPECT_EQ(active.stats(a.now).virtual_clock, 0);
+  }
+}
+
 TEST(Discipline, measure_only_never_asks_for_anything) {
   DisciplineParams p;
   p.measure_only = true;
