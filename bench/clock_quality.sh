@@ -381,11 +381,12 @@ for sc in "${SCENARIOS[@]}"; do
       | awk 'NR == 1 || $2 < since || $1 != offset { print $1 } { offset = $1; since = $2 }' \
       | row "$sc" ntsd system "${NTSD_SYSTEM_FROM[$sc]}"
   fi
-  # Served time, once a second from each one's first update to the window's end.
-  # chronyd: its server port read by offset_probe (chronyd's virtual clock minus
-  # the host's). ntsd: its estimate line between updates — loopstats offset plus
-  # drift times the time since (measure-only: no correction, kernel frequency
-  # as found), the offset an active ntsd would be correcting at that second.
+  # Served time, once a second from each one's first update to the window's end:
+  # where each would have put the clock. chronyd -x: its server port read by
+  # offset_probe (its virtual clock minus the host's). ntsd --no-adjust: its
+  # virtual clock (the same plan, slews included), and also its estimate line
+  # between updates — loopstats offset plus drift times the time since, the
+  # offset an active ntsd would be correcting at that second.
   awk -v s="$WINDOW_START" -v e="$WINDOW_END" '$1 >= s && $1 <= e { print $2 }' "$dir/probe_chronyd.log" \
     | row "$sc" chronyd served "offset_probe: chronyd's clock minus the host's (1 Hz)"
   { cat "$dir"/ntsd/stats/loopstats* 2>/dev/null || true; } \
@@ -394,7 +395,12 @@ for sc in "${SCENARIOS[@]}"; do
               for (; s <= e; s++) {
                 while (k < n && t[k + 1] <= s) k++
                 printf "%.9f\n", o[k] + d[k] * 1e-6 * (s - t[k]) } }' \
-    | row "$sc" ntsd served "loopstats line: offset + drift x elapsed (1 Hz)"
+    | row "$sc" ntsd estimate "loopstats line: offset + drift x elapsed (1 Hz)"
+  # ntsd's virtual clock (measure-only plans as chronyd -x does): the SIGUSR1
+  # discipline line, sent every second of the window, once ntsd has an estimate.
+  grep -h '^ntsd: clock: discipline: mode=measure-only' "$dir/ntsd/ntsd.log" \
+    | sed -n 's/.* virtual_clock=\([-+0-9.e]*\).*/\1/p' \
+    | row "$sc" ntsd served "virtual clock: SIGUSR1 virtual_clock= (1 Hz)"
   awk -v s="$WINDOW_START" -v e="$WINDOW_END" '$1 >= s && $1 <= e { print $2 }' "$dir/probe_up.log" \
     | row "$sc" upstream served "offset_probe floor: upstream (corrects nothing) minus the host (1 Hz)"
   # peerstats (NTPsec's meaning): the clock filter's pick, one line per poll,
