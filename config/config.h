@@ -64,6 +64,10 @@ struct NtsSettings {
   uint16_t ke_port = 4460;       // `nts port N`: NTS-KE listening port
   // ntsd extensions.
   std::string keyseed;                   // `nts keyseed FILE`: fleet seed for cookie keys
+  // `nts keyseed FILE from TIME`: a second fleet seed, for the epochs that
+  // start at or after TIME (unix seconds); needs a plain `nts keyseed` line.
+  std::string keyseed_new;
+  std::optional<int64_t> keyseed_from;
   int64_t rotate_seconds = 86400;        // `nts rotate SECONDS`, >= 60
   int keep_days = 14;                    // `nts keepkeys DAYS`, 1..365
   std::optional<int> ke_threads;         // `nts kethreads N`, 1..1024

@@ -188,7 +188,7 @@ const std::string kFlags =
 const std::string kNtsSub =
     "expected an nts subcommand: enable, disable, cert FILE, key FILE, ca FILE|DIR, cookie FILE, "
     "aead NAME..., mintls V, maxtls V, tlsciphers LIST, tlsciphersuites LIST, port N, keyseed "
-    "FILE, rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, kemaxconn N, keperaddr N, "
+    "FILE [from TIME], rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, kemaxconn N, keperaddr N, "
     "ntpserver HOST, require";
 const std::string kStats =
     "expected a statistics name: loopstats, peerstats, clockstats, rawstats, sysstats, "

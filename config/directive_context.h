@@ -48,6 +48,11 @@ class Context {
   void warn(std::string_view text);
   // First use of a single-valued setting returns true; a repeat records an error and returns false.
   bool once(const std::string& setting);
+  // The line where `setting` was first given through once(), 0 if never.
+  int first_line(const std::string& setting) const {
+    const auto it = first_line_.find(setting);
+    return it == first_line_.end() ? 0 : it->second;
+  }
   // Next token as the value of the keyword just taken, or an error "'kw' without a value".
   std::optional<std::string_view> value(Cursor& c, std::string_view expected);
   // Next token as an integer in [lo, hi], or an error quoting keyword and value.

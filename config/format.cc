@@ -74,6 +74,9 @@ void nts(std::string& out, const NtsSettings& n) {
   if (!n.tls_ciphersuites.empty()) line(out, "nts tlsciphersuites " + token(n.tls_ciphersuites));
   line(out, "nts port " + std::to_string(n.ke_port));
   if (!n.keyseed.empty()) line(out, "nts keyseed " + token(n.keyseed));
+  if (n.keyseed_from) {
+    line(out, "nts keyseed " + token(n.keyseed_new) + " from " + format_utc_time(*n.keyseed_from));
+  }
   line(out, "nts rotate " + std::to_string(n.rotate_seconds) + " keepkeys " +
                 std::to_string(n.keep_days));
   if (n.ke_threads) line(out, "nts kethreads " + std::to_string(*n.ke_threads));

@@ -37,6 +37,7 @@ TEST(Format, EverythingRoundTrips) {
       "nts aead AES_128_GCM_SIV AES_SIV_CMAC_384 mintls TLS1.2\n"
       "nts tlsciphers HIGH tlsciphersuites TLS_AES_256_GCM_SHA384 port 4461\n"
       "nts keyseed /seed rotate 60 keepkeys 365 kethreads 2 kerate 100 keburst 200\n"
+      "nts keyseed \"/new seed\" from 2027-01-15T00:00:00Z\n"
       "nts ntpserver [::1]:123 require\n"
       "nts kemaxconn 20000 keperaddr 0\n"
       "restrict default kod limited\nrestrict -4 default ignore\nrestrict source nopeer\n"

@@ -14,7 +14,7 @@ namespace {
 constexpr std::string_view kSubcommands =
     "an nts subcommand: enable, disable, cert FILE, key FILE, ca FILE|DIR, cookie FILE, "
     "aead NAME..., mintls V, maxtls V, tlsciphers LIST, tlsciphersuites LIST, port N, "
-    "keyseed FILE, rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, kemaxconn N, keperaddr N, ntpserver HOST, "
+    "keyseed FILE [from TIME], rotate SECONDS, keepkeys DAYS, kethreads N, kerate N, keburst N, kemaxconn N, keperaddr N, ntpserver HOST, "
     "require";
 
 constexpr std::string_view kAeadNames =
@@ -82,6 +82,33 @@ void tls_setting(Cursor& c, Context& ctx, std::string_view sub, size_t start) {
   (sub == "mintls" ? ctx.config.nts.mintls : ctx.config.nts.maxtls) = *version;
 }
 
+constexpr std::string_view kUtcTime = "a UTC time such as 2027-01-15T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ)";
+
+// `nts keyseed FILE`, or `nts keyseed FILE from TIME`: the seed for the
+// epochs starting at or after TIME (seed rotation without invalidating
+// cookies). One of each at most; the `from` line needs the plain one, which
+// parse_config_text checks once the whole file is read.
+void keyseed(Cursor& c, Context& ctx, size_t start) {
+  const auto file = ctx.value(c, "'nts keyseed FILE [from TIME]'");
+  if (!file) return;
+  if (c.peek() != "from") {
+    if (ctx.once("nts keyseed")) ctx.config.nts.keyseed = std::string(*file);
+    return;
+  }
+  c.next();
+  const bool first = ctx.once("nts keyseed from");
+  const auto time = ctx.value(c, kUtcTime);
+  if (!time) return;
+  const auto seconds = parse_utc_time(*time);
+  if (!seconds) {
+    ctx.error(c.quote(start, c.pos()), kUtcTime);
+    return;
+  }
+  if (!first) return;
+  ctx.config.nts.keyseed_new = std::string(*file);
+  ctx.config.nts.keyseed_from = *seconds;
+}
+
 }  // namespace
 
 void parse_nts(Cursor& c, Context& ctx) {
@@ -108,7 +135,7 @@ void parse_nts(Cursor& c, Context& ctx) {
     } else if (sub == "cookie") {
       string_setting(c, ctx, sub, nts.cookie_file, "'nts cookie FILE'");
     } else if (sub == "keyseed") {
-      string_setting(c, ctx, sub, nts.keyseed, "'nts keyseed FILE'");
+      keyseed(c, ctx, start);
     } else if (sub == "tlsciphers") {
       string_setting(c, ctx, sub, nts.tls_ciphers, "'nts tlsciphers LIST'");
     } else if (sub == "tlsciphersuites") {

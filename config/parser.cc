@@ -100,6 +100,18 @@ ParseResult parse_config_text(std::string_view text, std::string_view file_name)
                               (nts.cert.empty() ? "'nts key' without 'nts cert'" : "'nts cert' without 'nts key'") +
                               ": the NTS server stays off");
   }
+  // A seed switch is a second seed beside the one in use; alone it would be
+  // the only seed, and a member would derive nothing for the epochs before it.
+  if (nts.keyseed_from && (nts.keyseed.empty() || nts.keyseed == nts.keyseed_new)) {
+    ctx.set_line(ctx.first_line("nts keyseed from"));
+    if (nts.keyseed.empty()) {
+      ctx.error("'nts keyseed FILE from TIME' without a plain 'nts keyseed FILE' line",
+                "the seed in use until TIME on its own 'nts keyseed FILE' line");
+    } else {
+      ctx.error("'nts keyseed " + nts.keyseed_new + " from' names the seed already in use",
+                "a new seed file (openssl rand -hex 32) for the epochs from that time");
+    }
+  }
   // All or nothing: a file with any error yields no config at all, so a
   // caller can never run on half of what the operator wrote.
   if (result.errors.empty()) result.config = std::move(config);

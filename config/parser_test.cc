@@ -123,6 +123,53 @@ TEST(Parser, NtsSubcommands) {
   EXPECT_TRUE(n.require_nts);
 }
 
+// Seed rotation: a second seed for the epochs starting at or after a UTC time.
+TEST(Parser, KeyseedFromAddsASecondSeed) {
+  const NtsSettings n = parse_ok(
+      "nts keyseed /var/lib/ntsd/seed\n"
+      "nts keyseed /etc/ntsd/seed-2027 from 2027-01-15T00:00:00Z rotate 3600\n").nts;
+  EXPECT_EQ(n.keyseed, "/var/lib/ntsd/seed");
+  EXPECT_EQ(n.keyseed_new, "/etc/ntsd/seed-2027");
+  EXPECT_EQ(n.keyseed_from, 1'799'971'200);  // date -d 2027-01-15Z +%s
+  EXPECT_EQ(n.rotate_seconds, 3600);  // subcommands go on after the time
+  // Either order in the file.
+  const NtsSettings m =
+      parse_ok("nts keyseed /new from 2000-02-29T23:59:59Z\nnts keyseed /old\n").nts;
+  EXPECT_EQ(m.keyseed, "/old");
+  EXPECT_EQ(m.keyseed_new, "/new");
+  EXPECT_EQ(m.keyseed_from, 951'868'799);
+  EXPECT_FALSE(parse_ok("nts keyseed /old\n").nts.keyseed_from);
+}
+
+TEST(Parser, KeyseedFromErrors) {
+  const std::string time_expected =
+      ", expected a UTC time such as 2027-01-15T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ)";
+  for (const char* bad : {"2027-01-15", "2027-01-15T00:00:00", "2027-01-15T00:00:00+01:00",
+                          "2027-02-29T00:00:00Z", "2027-13-01T00:00:00Z",
+                          "2027-01-15T24:00:00Z", "1969-12-31T23:59:59Z", "2027-01-15T00:00:00.5Z",
+                          "tomorrow"}) {
+    EXPECT_EQ(errors_of("nts keyseed /old\nnts keyseed /new from " + std::string(bad) + "\n"),
+              Strings{"ntp.conf:2: 'nts keyseed /new from " + std::string(bad) + "'" + time_expected})
+        << bad;
+  }
+  EXPECT_EQ(errors_of("nts keyseed /old\nnts keyseed /new from\n"),
+            Strings{"ntp.conf:2: 'nts from' without a value" + time_expected});
+  EXPECT_EQ(errors_of("nts keyseed /old\n"
+                      "nts keyseed /a from 2027-01-15T00:00:00Z\n"
+                      "nts keyseed /b from 2028-01-15T00:00:00Z\n"),
+            Strings{"ntp.conf:3: second 'nts keyseed from' (first on line 2), expected each setting "
+                    "at most once"});
+  EXPECT_EQ(errors_of("nts keyseed /a\nnts keyseed /b\n"),
+            Strings{"ntp.conf:2: second 'nts keyseed' (first on line 1), expected each setting at "
+                    "most once"});
+  EXPECT_EQ(errors_of("\nnts keyseed /new from 2027-01-15T00:00:00Z\n"),
+            Strings{"ntp.conf:2: 'nts keyseed FILE from TIME' without a plain 'nts keyseed FILE' "
+                    "line, expected the seed in use until TIME on its own 'nts keyseed FILE' line"});
+  EXPECT_EQ(errors_of("nts keyseed /s\nnts keyseed /s from 2027-01-15T00:00:00Z\n"),
+            Strings{"ntp.conf:2: 'nts keyseed /s from' names the seed already in use, expected a "
+                    "new seed file (openssl rand -hex 32) for the epochs from that time"});
+}
+
 // ntsd extensions for NTS-KE under attack (ke/README.md): the global and per-address connection
 // caps.
 TEST(Parser, NtsKeConnectionCaps) {

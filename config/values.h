@@ -16,6 +16,11 @@ namespace ntsd::config {
 std::optional<int64_t> parse_int(std::string_view text, int64_t lo, int64_t hi);
 // Decimal floating-point text (e.g. "1.5", "4", "1e-3"), finite -> value.
 std::optional<double> parse_number(std::string_view text);
+// "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339, UTC, no fraction), years 1970..9999 → unix seconds;
+// nullopt for anything else (another zone, a date that does not exist).
+std::optional<int64_t> parse_utc_time(std::string_view text);
+// Unix seconds → "YYYY-MM-DDTHH:MM:SSZ" (the form parse_utc_time reads).
+std::string format_utc_time(int64_t unix_seconds);
 // True when a and b are equal ignoring ASCII case.
 bool iequals(std::string_view a, std::string_view b);
 

@@ -88,17 +88,39 @@ std::string key_ring_size_error(int64_t rotation_seconds, int64_t retention_seco
          " or less)";
 }
 
+int64_t key_ring_retained_epochs(int64_t rotation_seconds, int64_t retention_seconds) {
+  return static_cast<int64_t>(
+      std::min<uint64_t>(retained_epochs(rotation_seconds, retention_seconds), kMaxKeyRingSlots - 2));
+}
+
+int64_t first_epoch_from(int64_t unix_seconds, int64_t rotation_seconds) {
+  const int64_t rotation = rotation_or_default(rotation_seconds);
+  // Ceiling division (also before 1970): an epoch boundary is its own switch epoch.
+  const int64_t q = unix_seconds / rotation;
+  return (unix_seconds % rotation > 0) ? q + 1 : q;
+}
+
 KeyRing::KeyRing(Bytes seed, int64_t rotation_seconds, int64_t retention_seconds)
     : seed_(seed.begin(), seed.end()),
       rotation_(rotation_seconds > 0 ? rotation_seconds : kDefaultRotationSeconds),
-      retention_epochs_(static_cast<int64_t>(std::min<uint64_t>(
-          retained_epochs(rotation_seconds, retention_seconds), kMaxKeyRingSlots - 2))) {
+      retention_epochs_(key_ring_retained_epochs(rotation_seconds, retention_seconds)) {
   assert(seed.size() >= kMinSeedLength);
   slots_ = 2;
   while (slots_ < static_cast<size_t>(retention_epochs_) + 2) slots_ *= 2;
 }
 
-KeyRing::~KeyRing() { OPENSSL_cleanse(seed_.data(), seed_.size()); }
+KeyRing::KeyRing(Bytes seed, Bytes new_seed, int64_t switch_epoch, int64_t rotation_seconds,
+                 int64_t retention_seconds)
+    : KeyRing(seed, rotation_seconds, retention_seconds) {
+  assert(new_seed.size() >= kMinSeedLength);
+  new_seed_.assign(new_seed.begin(), new_seed.end());
+  switch_epoch_ = switch_epoch;
+}
+
+KeyRing::~KeyRing() {
+  OPENSSL_cleanse(seed_.data(), seed_.size());
+  OPENSSL_cleanse(new_seed_.data(), new_seed_.size());
+}
 
 int64_t KeyRing::epoch_at(int64_t unix_seconds) const {
   const int64_t q = unix_seconds / rotation_;
@@ -118,7 +140,9 @@ std::unique_ptr<const KeySnapshot> KeyRing::snapshot_at(int64_t unix_seconds,
     }
     k.epoch = e;
     k.id = static_cast<uint32_t>(e);
-    k.valid = derive_master_key(seed_, e, k.raw);
+    // The epoch picks the seed, so every member with the same two seeds and
+    // switch epoch derives the same key for it, whichever side it falls on.
+    k.valid = derive_master_key(uses_new_seed(e) ? Bytes(new_seed_) : Bytes(seed_), e, k.raw);
     // The fast NtsCrypto's schedules; without it (no AES-NI) they would go
     // unused, and the AES-NI expansion could not run.
     if (k.valid && fast_nts_crypto() != nullptr) k.valid = siv_expand_key(Bytes(k.raw, 32), k.siv);

@@ -84,6 +84,89 @@ TEST(KeyRingTest, TwoRingsWithOneSeedOpenEachOthersCookies) {
   EXPECT_EQ(open_cookie(*c.snapshot_at(kT0 + 3 * kDay), cookie, out), CookieStatus::kTampered);
 }
 
+TEST(KeyRingTest, FirstEpochFromIsTheFirstEpochStartingAtOrAfter) {
+  EXPECT_EQ(first_epoch_from(10 * kDay, kDay), 10);      // a boundary is its own switch epoch
+  EXPECT_EQ(first_epoch_from(10 * kDay + 1, kDay), 11);  // mid-epoch: the next one
+  EXPECT_EQ(first_epoch_from(11 * kDay - 1, kDay), 11);
+  EXPECT_EQ(first_epoch_from(7201, 3600), 3);
+  EXPECT_EQ(first_epoch_from(-1, kDay), 0);
+  EXPECT_EQ(first_epoch_from(-kDay - 1, kDay), -1);
+  EXPECT_EQ(first_epoch_from(kDay + 5, 0), 2);  // rotation <= 0: the default (daily)
+}
+
+// Seed rotation: epochs before the switch have the old seed's keys, the
+// switch epoch and later the new seed's, in every snapshot around the switch.
+TEST(KeyRingTest, SeedSwitchDerivesOldKeysBeforeAndNewKeysFrom) {
+  std::mt19937_64 rng(7);
+  const auto old_seed = testing::random_bytes(rng, 32), new_seed = testing::random_bytes(rng, 32);
+  const int64_t e0 = kT0 / kDay;
+  const int64_t sw = e0 + 5;
+  KeyRing old_only(old_seed), new_only(new_seed), both(old_seed, new_seed, sw);
+  EXPECT_FALSE(old_only.has_new_seed());
+  EXPECT_TRUE(both.has_new_seed());
+  EXPECT_EQ(both.switch_epoch(), sw);
+  EXPECT_FALSE(both.uses_new_seed(sw - 1));
+  EXPECT_TRUE(both.uses_new_seed(sw));
+  for (int64_t day : {0, 4, 5, 6, 18, 19, 25}) {
+    const int64_t t = kT0 + day * kDay;
+    auto b = both.snapshot_at(t), o = old_only.snapshot_at(t), n = new_only.snapshot_at(t);
+    ASSERT_TRUE(b->complete());
+    int old_keys = 0, new_keys = 0;
+    for (int64_t e = b->current_epoch() - both.retention_epochs(); e <= b->current_epoch() + 1; ++e) {
+      const MasterKey* k = b->at_epoch(e);
+      ASSERT_NE(k, nullptr) << e;
+      const MasterKey* want = e < sw ? o->at_epoch(e) : n->at_epoch(e);
+      const MasterKey* other = e < sw ? n->at_epoch(e) : o->at_epoch(e);
+      EXPECT_EQ(0, std::memcmp(k->raw, want->raw, 32)) << "day " << day << " epoch " << e;
+      EXPECT_NE(0, std::memcmp(k->raw, other->raw, 32)) << "day " << day << " epoch " << e;
+      EXPECT_EQ(k->id, static_cast<uint32_t>(e));
+      (e < sw ? old_keys : new_keys)++;
+    }
+    // Day 4: the next epoch is the switch epoch, already the new seed's.
+    if (day == 4) {
+      EXPECT_EQ(new_keys, 1);
+    }
+    if (day == 25) {
+      EXPECT_EQ(old_keys, 0);
+    }
+  }
+  // A snapshot built on a previous one (the rotation thread's path) too.
+  auto before = both.snapshot_at(kT0 + 4 * kDay);
+  auto after = both.snapshot_at(kT0 + 5 * kDay, before.get());
+  EXPECT_EQ(0, std::memcmp(after->current().raw, new_only.snapshot_at(kT0 + 5 * kDay)->current().raw, 32));
+  const auto old_snap = old_only.snapshot_at(kT0 + 4 * kDay);
+  ASSERT_NE(after->at_epoch(sw - 1), nullptr);
+  ASSERT_NE(old_snap->at_epoch(sw - 1), nullptr);
+  EXPECT_EQ(0, std::memcmp(after->at_epoch(sw - 1)->raw, old_snap->at_epoch(sw - 1)->raw, 32));
+}
+
+// The point of it: a cookie sealed before the switch by a member that has
+// only the old seed opens after the switch on a member with both seeds, and
+// a cookie sealed after the switch opens on a new-seed-only member.
+TEST(KeyRingTest, CookieSealedBeforeSeedSwitchOpensAfterIt) {
+  std::mt19937_64 rng(8);
+  const auto old_seed = testing::random_bytes(rng, 32), new_seed = testing::random_bytes(rng, 32);
+  const int64_t sw = first_epoch_from(kT0 + 2 * kDay + 100, kDay);  // mid-day: the next midnight
+  EXPECT_EQ(sw, kT0 / kDay + 3);
+  KeyRing old_only(old_seed), new_only(new_seed), both(old_seed, new_seed, sw);
+  SessionKeys s;
+  const auto c2s = testing::random_bytes(rng, 32), s2c = testing::random_bytes(rng, 32);
+  ASSERT_TRUE(make_session_keys(AeadId::kAesSivCmac256, c2s, s2c, s));
+  uint8_t cookie[104];
+  ASSERT_EQ(seal_cookie(old_only.snapshot_at(kT0)->current(), s, cookie), 104u);
+  SessionKeys out;
+  const int64_t after = sw * kDay + 3600;  // an hour into the first new-seed epoch
+  EXPECT_EQ(open_cookie(*both.snapshot_at(after), cookie, out), CookieStatus::kOk);
+  EXPECT_EQ(0, std::memcmp(out.s2c, s2c.data(), 32));
+  EXPECT_EQ(out.key_age, 3);
+  // A member that swapped the seed outright (the old way) cannot.
+  EXPECT_EQ(open_cookie(*new_only.snapshot_at(after), cookie, out), CookieStatus::kTampered);
+  // Sealed after the switch by the two-seed member: opens on a new-seed-only member.
+  ASSERT_EQ(seal_cookie(both.snapshot_at(after)->current(), s, cookie), 104u);
+  EXPECT_EQ(open_cookie(*new_only.snapshot_at(after + kDay), cookie, out), CookieStatus::kOk);
+  EXPECT_EQ(open_cookie(*old_only.snapshot_at(after), cookie, out), CookieStatus::kTampered);
+}
+
 TEST(KeyRingTest, DerivationIsHkdfOfSeedAndEpoch) {
   const std::vector<uint8_t> seed(32, 3);
   uint8_t k1[32], k2[32], k3[32];
