@@ -13,7 +13,9 @@
 #include <optional>
 
 #include "config/parser.h"
+#include "config/values.h"
 #include "crypto/key_ring.h"
+#include "crypto/seed_file.h"
 #include "daemon/privileges.h"
 #include "daemon/state_dir.h"
 #include "ke/tls_context.h"
@@ -114,6 +116,70 @@ void check_writable_folder(const char* what, const std::string& folder, uid_t ui
     f.fact(std::string(what) + " " + folder + ": writable by " + user);
   } else {
     f.error(std::string(what) + " " + folder + " is not writable by " + user + ": " + why);
+  }
+}
+
+// A fleet seed file: what start-up reads (crypto/seed_file.h: format and mode)
+// and its owner (root or the daemon user, daemon/nts_service.cc).
+void check_seed_file(const std::string& path, const std::string& from, uid_t uid, Findings& f) {
+  const std::string what = "nts keyseed " + path + (from.empty() ? "" : " from " + from);
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && st.st_uid != 0 && st.st_uid != uid) {
+    f.error(what + ": " + path + " is owned by uid " + std::to_string(st.st_uid) +
+            ", neither root nor the daemon user (uid " + std::to_string(uid) + ")");
+    return;
+  }
+  std::string error;
+  if (!crypto::read_seed_file(path, error)) {
+    f.error(what + ": " + error);
+    return;
+  }
+  f.fact(what + ": a valid seed");
+}
+
+std::string seed_of(const config::NtsSettings& nts, int64_t switch_epoch, int64_t epoch) {
+  return epoch >= switch_epoch ? "the new seed " + nts.keyseed_new : "the old seed " + nts.keyseed;
+}
+
+// `nts keyseed FILE from TIME`: which seed derives the keys in use now, and
+// the two moments an operator must act: before the switch (every member needs
+// the line) and after the retention (the old seed can go).
+void check_seed_switch(const config::NtsSettings& nts, int64_t now, Findings& f) {
+  const int64_t rotation = nts.rotate_seconds;
+  const int64_t sw = crypto::first_epoch_from(*nts.keyseed_from, rotation);
+  const int64_t switch_time = sw * rotation;
+  const int64_t current = now >= 0 ? now / rotation : (now - rotation + 1) / rotation;
+  const int64_t oldest =
+      current - crypto::key_ring_retained_epochs(rotation, int64_t{nts.keep_days} * 86400);
+  f.fact("seed switch: epochs from " + std::to_string(sw) + " (the first starting at or after " +
+         config::format_utc_time(*nts.keyseed_from) + ", i.e. from " + day_text(switch_time) +
+         ") derive from the new seed " + nts.keyseed_new + ", earlier ones from the old seed " +
+         nts.keyseed);
+  f.fact("cookie keys: current epoch " + std::to_string(current) + " from " +
+         seed_of(nts, sw, current) + "; next epoch " + std::to_string(current + 1) + " from " +
+         seed_of(nts, sw, current + 1));
+  std::string retained = "cookie keys: retained epochs " + std::to_string(oldest) + ".." +
+                         std::to_string(current - 1);
+  if (oldest >= sw || current - 1 < sw) {
+    retained += " from " + seed_of(nts, sw, oldest);
+  } else {
+    retained += ": " + std::to_string(oldest) + ".." + std::to_string(sw - 1) + " from " +
+                seed_of(nts, sw, oldest) + ", " + std::to_string(sw) + ".." +
+                std::to_string(current - 1) + " from " + seed_of(nts, sw, sw);
+  }
+  f.fact(retained);
+  // Every snapshot already holds the next epoch's key, so a member without
+  // the line derives the switch epoch's key from the old seed a whole epoch
+  // before the switch starts.
+  if (switch_time > now && switch_time - now < rotation) {
+    f.warning("the seed switch (" + day_text(switch_time) + ") is less than one rotation period (" +
+              std::to_string(rotation) +
+              " s) away: a fleet member without this 'nts keyseed ... from' line derives other "
+              "keys for the epochs from then on, and cookies it issues will not open elsewhere");
+  } else if (oldest >= sw) {
+    f.warning("every retained epoch (" + std::to_string(oldest) + " on) is past the seed switch: the old seed " +
+              nts.keyseed + " is no longer needed; make the new seed the plain line ('nts keyseed " +
+              nts.keyseed_new + "', without 'from') and delete the old seed file");
   }
 }
 
@@ -244,6 +310,13 @@ int check_config(const DaemonOptions& options) {
                     " is not readable by " + user +
                     ": certificate reloads (SIGHUP, renewals) will fail: " + why);
         }
+      }
+    }
+    if (config::nts_server_on(nts) && !nts.keyseed.empty()) {
+      check_seed_file(nts.keyseed, "", uid, f);
+      if (nts.keyseed_from) {
+        check_seed_file(nts.keyseed_new, config::format_utc_time(*nts.keyseed_from), uid, f);
+        check_seed_switch(nts, static_cast<int64_t>(std::time(nullptr)), f);
       }
     }
     if (!config.logfile.empty()) {

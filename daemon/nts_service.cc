@@ -1,6 +1,7 @@
 #include "daemon/nts_service.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -8,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include "config/values.h"
 #include "crypto/seed_file.h"
 #include "daemon/log.h"
 
@@ -15,6 +17,20 @@ namespace ntsd::daemon {
 namespace {
 
 int64_t unix_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// A fleet seed (`nts keyseed FILE`, with or without `from`) is read once, at
+// start, as root if need be: root or the daemon user may own it, nobody else
+// (they could rewrite every key). A missing file is an error, never created.
+std::optional<std::vector<uint8_t>> read_fleet_seed(const std::string& path, const StateOwner& owner,
+                                                    std::string& error) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && st.st_uid != 0 && st.st_uid != owner.uid) {
+    error = path + " is owned by uid " + std::to_string(st.st_uid) +
+            ", neither root nor the user ntsd runs as (uid " + std::to_string(owner.uid) + ")";
+    return std::nullopt;
+  }
+  return crypto::read_seed_file(path, error);
+}
 
 }  // namespace
 
@@ -47,30 +63,47 @@ std::unique_ptr<NtsService> NtsService::start(const config::Config* config, cons
   // The state folder is needed for the generated seed and the demo
   // certificate; a fleet seed elsewhere with a config file needs none.
   if (nts.keyseed.empty() && !make_state_directory(state_dir, owner, error)) return nullptr;
-  if (!nts.keyseed.empty()) {
-    // A fleet seed is read once, at start, as root if need be: root or the
-    // daemon user may own it, nobody else (they could rewrite every key).
-    struct stat st {};
-    if (::stat(service->seed_file_.c_str(), &st) == 0 && st.st_uid != 0 && st.st_uid != owner.uid) {
-      *error = "cookie key seed: " + service->seed_file_ + " is owned by uid " + std::to_string(st.st_uid) +
-               ", neither root nor the user ntsd runs as (uid " + std::to_string(owner.uid) + ")";
-      return nullptr;
-    }
-  }
   std::string seed_error;
   const auto seed = nts.keyseed.empty() ? crypto::load_or_create_seed(service->seed_file_, seed_error)
-                                        : crypto::read_seed_file(service->seed_file_, seed_error);
+                                        : read_fleet_seed(service->seed_file_, owner, seed_error);
   if (!seed) {
     *error = "cookie key seed: " + seed_error;
     return nullptr;
+  }
+  // `nts keyseed FILE from TIME`: the seed of the epochs from the switch on.
+  // Read the way the plain fleet seed is, and never created: a seed one
+  // member invented would give it keys no other member has.
+  std::optional<std::vector<uint8_t>> new_seed;
+  if (nts.keyseed_from) {
+    struct stat st {};
+    const bool missing = ::stat(nts.keyseed_new.c_str(), &st) != 0 && errno == ENOENT;
+    new_seed = read_fleet_seed(nts.keyseed_new, owner, seed_error);
+    if (!new_seed) {
+      *error = "cookie key seed from " + config::format_utc_time(*nts.keyseed_from) + ": " + seed_error +
+               (missing ? "; copy the fleet's new seed file here (ntsd never generates a seed that "
+                          "other members must share)"
+                        : "");
+      return nullptr;
+    }
   }
   if (const std::string why = crypto::key_ring_size_error(nts.rotate_seconds, int64_t{nts.keep_days} * 86400);
       !why.empty()) {
     *error = why;
     return nullptr;
   }
-  service->ring_ = std::make_unique<crypto::KeyRing>(*seed, nts.rotate_seconds,
-                                                     int64_t{nts.keep_days} * 86400);
+  const int64_t retention = int64_t{nts.keep_days} * 86400;
+  service->ring_ = new_seed ? std::make_unique<crypto::KeyRing>(
+                                  *seed, *new_seed,
+                                  crypto::first_epoch_from(*nts.keyseed_from, nts.rotate_seconds),
+                                  nts.rotate_seconds, retention)
+                            : std::make_unique<crypto::KeyRing>(*seed, nts.rotate_seconds, retention);
+  if (new_seed) {
+    const int64_t switch_epoch = service->ring_->switch_epoch();
+    log_info(config::kLogSysInfo, "cookie keys of epoch %lld on (from %s) from %s, earlier ones from %s",
+             static_cast<long long>(switch_epoch),
+             config::format_utc_time(switch_epoch * service->ring_->rotation_seconds()).c_str(),
+             nts.keyseed_new.c_str(), service->seed_file_.c_str());
+  }
   auto first = service->ring_->snapshot_at(unix_seconds());
   // Keys fail closed: a ring whose keys did not all derive never serves.
   if (!first->complete()) {
@@ -120,8 +153,9 @@ void NtsService::rotate_until_stopped() {
       if (!next->complete()) log_error("cookie key derivation failed at rotation; NTS replies stop until it works");
       keys_->publish(std::move(next));
       current_epoch_.store(wanted);
-      log_notice(config::kLogSysEvents, "cookie master key rotated: epoch %lld",
-                 static_cast<long long>(keys_->load()->current_epoch()));
+      log_notice(config::kLogSysEvents, "cookie master key rotated: epoch %lld%s",
+                 static_cast<long long>(keys_->load()->current_epoch()),
+                 ring_->has_new_seed() && wanted == ring_->switch_epoch() ? " (the first from the new fleet seed)" : "");
     }
     keys_->reclaim();
     for (int i = 0; i < 10 && !stop_.load(); ++i) {
