@@ -267,16 +267,31 @@ TEST(CookieFile, kill_9_at_any_moment_leaves_the_old_or_the_new_file) {
   std::mt19937 rng(20251201);
   int newest = 0;
   for (int round = 0; round < 40; ++round) {
+    // The writer says after each completed save (one byte down a pipe); every
+    // other round the kill waits for the first, so some kills surely land
+    // after a save completed however slow fsync is (a loaded machine, ASan),
+    // and the others may land in the first save itself.
+    int done[2];
+    ASSERT_EQ(::pipe(done), 0);
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
+      ::close(done[0]);
       std::string e;
       for (int v = 1;; ++v) {
         if (!save_cookie_file(path, version(v), e)) ::_exit(3);
+        const char one = 1;
+        if (v < 1000 && ::write(done[1], &one, 1) != 1) ::_exit(4);  // < 1000: never fills the pipe
       }
+    }
+    ::close(done[1]);
+    if (round % 2 == 0) {
+      char byte = 0;
+      ASSERT_EQ(::read(done[0], &byte, 1), 1) << "round " << round << ": the writer saved nothing";
     }
     ::usleep(200 + rng() % 20000);
     ASSERT_EQ(::kill(child, SIGKILL), 0);
+    ::close(done[0]);
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFSIGNALED(status)) << "writer failed by itself, status " << status;
