@@ -17,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -26,6 +27,7 @@
 #include "clock/exchange.h"
 #include "clock/nts_codec.h"
 #include "clock/upstream_socket.h"
+#include "config/address.h"
 #include "proto/ntp_packet.h"
 
 namespace {
@@ -39,37 +41,27 @@ int64_t host_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// "127.0.0.1:123" or "[::1]:123".
+// "127.0.0.1:123" or "[::1]:123": ntp.conf's own host[:port] parsing, numeric only.
 bool parse_server(const std::string& text, sockaddr_storage* address, socklen_t* length) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  try {
-    size_t used = 0;
-    port = std::stoi(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1) return false;
-  } catch (const std::exception&) {
-    return false;
-  }
-  if (port <= 0 || port > 65535) return false;
+  const auto hp = ntsd::config::split_host_port(text);
+  if (!hp || !hp->port) return false;
+  const auto ip = ntsd::config::parse_ip(hp->host);
+  if (!ip) return false;
   *address = {};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(address);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(address);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+  if (ip->family == ntsd::config::IpFamily::kIPv4) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(address);
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
+    v4->sin_port = htons(*hp->port);
+    std::memcpy(&v4->sin_addr, ip->bytes.data(), 4);
     *length = sizeof(sockaddr_in);
-    return true;
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(address);
     v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    v6->sin6_port = htons(*hp->port);
+    std::memcpy(&v6->sin6_addr, ip->bytes.data(), 16);
     *length = sizeof(sockaddr_in6);
-    return true;
   }
-  return false;
+  return true;
 }
 
 }  // namespace
