@@ -1,7 +1,7 @@
 // A no-crypto UDP reflector: the kernel's ceiling for ntsbench. Answers every
-// request of >= 48 bytes with a bare mode-4 reply through ntsd's PacketIo
-// backends, on one thread.
-//   reflector [--address 127.0.0.1] [--port 11125] [--io uring|mmsg] [--seconds N]
+// request of >= 48 bytes with a bare mode-4 reply through one ntsd Worker
+// (bench/reflector_lib.h), on one thread.
+//   reflector [--address 127.0.0.1] [--port 11125] [--io uring|mmsg] [--coalesce-us N] [--seconds N]
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_option("--io", io, "datagram I/O: uring or mmsg (default uring)")
       ->check(CLI::IsMember({"uring", "mmsg"}));
+  app.add_option("--coalesce-us", options.coalesce.max_wait_us,
+                 "bounded coalescing as ntsd's --coalesce-us (default: ntsd's default; 0: off)")
+      ->check(CLI::Range(0, 10000));
   app.add_option("--seconds", seconds, "stop after N seconds (default 0: until SIGINT/SIGTERM)")
       ->check(CLI::Range(0, 86400));
   CLI11_PARSE(app, argc, argv);
@@ -56,6 +59,10 @@ int main(int argc, char** argv) {
               reflector->io_name());
   std::fflush(stdout);
   const ntsd::bench::ReflectorCounts counts = reflector->run(g_stop, seconds);
+  if (!counts.error.empty()) {
+    std::fprintf(stderr, "reflector: %s\n", counts.error.c_str());
+    return 1;
+  }
   std::printf("reflector: received=%" PRIu64 " replied=%" PRIu64 " dropped=%" PRIu64,
               counts.received, counts.replied, counts.dropped);
   if (counts.send_errors != 0) std::printf(" send_errors=%" PRIu64, counts.send_errors);

@@ -39,6 +39,32 @@ bool reflect_packet(std::span<const uint8_t> request, uint64_t now_ntp,
   return true;
 }
 
+namespace {
+
+// The reflector's responder: reflect_packet() into the lent buffer, the
+// transmit stamp at finish() as ntsd's own.
+class ReflectResponder final : public server::Responder {
+ public:
+  void prepare(std::span<const server::Request> requests, std::span<server::Reply> replies) override {
+    for (size_t i = 0; i < requests.size(); ++i) {
+      server::Reply& reply = replies[i];
+      if (reply.buffer.size() < kReflectReplySize ||
+          !reflect_packet(requests[i].bytes, requests[i].rx_time.raw, reply.buffer.first<kReflectReplySize>())) {
+        reply.verdict = server::Verdict::drop(server::DropReason::kTooShort);
+        continue;
+      }
+      reply.verdict = server::Verdict::reply(kReflectReplySize);
+    }
+  }
+  void finish(proto::NtpTimestamp tx_time, std::span<server::Reply> replies) override {
+    for (server::Reply& reply : replies) {
+      if (reply.verdict.is_reply()) proto::store_be64(reply.buffer.data() + 40, tx_time.raw);
+    }
+  }
+};
+
+}  // namespace
+
 std::unique_ptr<Reflector> Reflector::open(const ReflectorOptions& options, std::string* error) {
   server::Endpoint endpoint;
   if (!server::Endpoint::parse(options.address, &endpoint)) {
@@ -57,13 +83,17 @@ std::unique_ptr<Reflector> Reflector::open(const ReflectorOptions& options, std:
   reflector->backend_ = options.io;
   std::string fallback;
   const int sockets[] = {reflector->fd_};
-  reflector->io_ = server::make_packet_io(options.io, sockets, error, &fallback);
-  if (reflector->io_ == nullptr) return nullptr;
+  auto io = server::make_packet_io(options.io, sockets, options.coalesce, error, &fallback);
+  if (io == nullptr) return nullptr;
+  server::WorkerOptions worker_options;
+  worker_options.clock = &reflector->clock_;
+  reflector->worker_ = std::make_unique<server::Worker>(std::move(io), std::make_unique<ReflectResponder>(),
+                                                         worker_options, reflector->counters_);
   return reflector;
 }
 
 Reflector::~Reflector() {
-  io_.reset();  // the backend does not own the socket but may still reference it
+  worker_.reset();  // the backend does not own the socket but may still reference it
   if (fd_ >= 0) close(fd_);
 }
 
@@ -76,39 +106,23 @@ const char* Reflector::io_name() const {
 }
 
 ReflectorCounts Reflector::run(const std::atomic<bool>& stop, int seconds) {
+  ReflectorCounts counts;
+  if (!worker_->start(&counts.error)) return counts;
   // CLOCK_MONOTONIC_COARSE: a vDSO read without rdtsc, cheap enough per round.
   const int64_t deadline =
       seconds > 0 ? clock_ns(CLOCK_MONOTONIC_COARSE) + int64_t{seconds} * 1'000'000'000 : 0;
   while (!stop.load(std::memory_order_relaxed)) {
     if (deadline != 0 && clock_ns(CLOCK_MONOTONIC_COARSE) >= deadline) break;
     // 100 ms: the longest a stop request waits, as in Worker::run.
-    run_once(100);
+    worker_->run_once(100);
   }
-  return counts_;
-}
-
-// One round, shaped like Worker::run_once: receive up to kBatchSize, one clock
-// read for the batch, fill TxPackets from per-slot reply buffers, send, release.
-size_t Reflector::run_once(int timeout_ms) {
-  const size_t received = io_->receive_batch(rx_, timeout_ms);
-  if (received == 0) return 0;
-  const uint64_t now = proto::ntp_from_unix_ns(clock_ns(CLOCK_REALTIME)).raw;
-  size_t sends = 0;
-  for (size_t i = 0; i < received; ++i) {
-    const server::RxPacket& packet = rx_[i];
-    if (packet.truncated || !reflect_packet(packet.payload, now, replies_[sends])) {
-      ++counts_.dropped;
-      continue;
-    }
-    tx_[sends] = {replies_[sends], packet.peer, packet.peer_len, packet.socket_index};
-    ++sends;
-  }
-  io_->send_batch(std::span<const server::TxPacket>(tx_.data(), sends));
-  io_->release_batch();
-  counts_.received += received;
-  counts_.replied += sends;
-  counts_.send_errors += io_->take_send_errors();
-  return received;
+  server::CounterTotals totals;
+  totals.add(counters_);
+  counts.received = totals.received;
+  counts.replied = totals.replied;
+  counts.dropped = totals.dropped_total();
+  counts.send_errors = totals.send_errors;
+  return counts;
 }
 
 }  // namespace ntsd::bench

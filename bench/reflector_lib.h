@@ -1,7 +1,9 @@
 #pragma once
 // A no-crypto UDP reflector: answers every NTP request of >= 48 bytes with a
-// bare 48-byte mode-4 reply through the same PacketIo backends and batch size
-// as ntsd's workers, so ntsbench can measure the UDP path's ceiling.
+// bare 48-byte mode-4 reply. It is an ntsd server::Worker (same PacketIo
+// backends, batch size, coalescing, lent send buffers, admission and
+// counters) with a trivial Responder, so ntsbench measures the UDP path's
+// ceiling under exactly ntsd's I/O loop.
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -9,6 +11,8 @@
 #include <span>
 #include <string>
 
+#include "clock/clock.h"
+#include "server/counters.h"
 #include "server/packet_io.h"
 #include "server/worker.h"
 
@@ -20,6 +24,7 @@ struct ReflectorOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 11125;  // 0: any free port
   server::IoBackend io = server::IoBackend::kUring;
+  server::CoalesceOptions coalesce{server::kDefaultCoalesceUs, 32};  // as ntsd's default
 };
 
 struct ReflectorCounts {
@@ -27,6 +32,7 @@ struct ReflectorCounts {
   uint64_t replied = 0;      // handed to the kernel
   uint64_t dropped = 0;      // shorter than 48 bytes or truncated
   uint64_t send_errors = 0;  // replies the kernel refused
+  std::string error;         // why the I/O backend did not start (then nothing was served)
 };
 
 // Writes the mode-4 answer (receive = transmit = now_ntp); false if the request is < 48 bytes.
@@ -44,22 +50,20 @@ class Reflector {
   std::string endpoint() const;  // "127.0.0.1:11125", the port actually bound
   uint16_t port() const;
   const char* io_name() const;  // "io_uring" or "recvmmsg/sendmmsg"
-  // Serves until `stop` is set or, if seconds > 0, that many seconds have passed.
+  // Starts the worker on the calling thread and serves until `stop` is set
+  // or, if seconds > 0, that many seconds have passed; once per Reflector.
   ReflectorCounts run(const std::atomic<bool>& stop, int seconds);
 
  private:
   Reflector() = default;
-  size_t run_once(int timeout_ms);
 
   int fd_ = -1;
   std::string endpoint_;
   uint16_t port_ = 0;
   server::IoBackend backend_ = server::IoBackend::kUring;
-  std::unique_ptr<server::PacketIo> io_;
-  ReflectorCounts counts_;
-  std::array<server::RxPacket, server::kBatchSize> rx_{};
-  std::array<server::TxPacket, server::kBatchSize> tx_{};
-  std::array<std::array<uint8_t, kReflectReplySize>, server::kBatchSize> replies_{};
+  clock::RealClock clock_;
+  server::WorkerCounters counters_;
+  std::unique_ptr<server::Worker> worker_;
 };
 
 }  // namespace ntsd::bench

@@ -14,6 +14,7 @@ struct DaemonOptions {
   bool syntax_only = false;          // --syntax-only: --check reads the file only, not what it names
   std::optional<int> workers;        // --workers N (overrides `workers`)
   server::IoBackend io_backend = server::IoBackend::kAuto;  // --io-backend
+  uint32_t coalesce_us = server::kDefaultCoalesceUs;          // --coalesce-us
   crypto::NtsCryptoChoice crypto = crypto::NtsCryptoChoice::kAuto;  // --crypto evp|fast|auto
   std::optional<int> ntp_port;       // --port N (overrides `ntpport`; 0 = any free port)
   std::optional<int> ke_port;        // --ke-port N (overrides `nts port`; 0 = any free port)

@@ -78,6 +78,7 @@ std::optional<ServePlan> make_serve_plan(const std::optional<config::Config>& co
   if (options.workers) plan.server.workers = *options.workers;
   if (options.ntp_port) plan.server.port = static_cast<uint16_t>(*options.ntp_port);
   plan.server.backend = options.io_backend;
+  plan.server.coalesce.max_wait_us = options.coalesce_us;
   if (plan.server.listen.empty()) {
     *error = "no address to listen on";
     return std::nullopt;

@@ -19,7 +19,8 @@ constexpr size_t kControlSize = CMSG_SPACE(sizeof(timespec)) + 64;
 
 class MmsgIo final : public PacketIo {
  public:
-  explicit MmsgIo(std::span<const int> sockets) : sockets_(sockets.begin(), sockets.end()) {}
+  MmsgIo(std::span<const int> sockets, const CoalesceOptions& coalesce)
+      : sockets_(sockets.begin(), sockets.end()), coalesce_(coalesce) {}
   ~MmsgIo() override {
     if (epoll_fd_ >= 0) close(epoll_fd_);
   }
@@ -44,9 +45,19 @@ class MmsgIo final : public PacketIo {
 
   const char* name() const override { return "mmsg"; }
 
+  bool start(std::string*) override { return true; }  // nothing per thread
+
   size_t receive_batch(std::span<RxPacket> out, int timeout_ms) override {
     std::array<epoll_event, 16> ready;
     const int n_ready = epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()), timeout_ms);
+    // Bounded coalescing (CoalesceOptions): recvmmsg's own timeout is only
+    // checked after each datagram. When a datagram is waiting and the last
+    // round was not a full batch, sleep the bound once, then read everything
+    // that arrived meanwhile. After a full round (saturation) read at once.
+    if (n_ready > 0 && coalesce_.max_wait_us > 0 && !last_round_full_) {
+      const timespec bound{0, static_cast<long>(coalesce_.max_wait_us) * 1000};
+      clock_nanosleep(CLOCK_MONOTONIC, 0, &bound, nullptr);
+    }
     size_t count = 0;
     const size_t limit = std::min(out.size(), kSlots);
     for (int r = 0; r < n_ready && count < limit; ++r) {
@@ -68,7 +79,12 @@ class MmsgIo final : public PacketIo {
         ++count;
       }
     }
+    if (n_ready > 0) last_round_full_ = count >= std::min(limit, coalesce_.batch);
     return count;
+  }
+
+  void lend_send_buffers(std::span<std::span<uint8_t>> out) override {
+    for (size_t i = 0; i < out.size() && i < kSlots; ++i) out[i] = std::span<uint8_t>(tx_buffers_[i]);
   }
 
   void send_batch(std::span<const TxPacket> replies) override {
@@ -125,9 +141,12 @@ class MmsgIo final : public PacketIo {
   }
 
   std::vector<int> sockets_;
+  CoalesceOptions coalesce_;
+  bool last_round_full_ = false;
   int epoll_fd_ = -1;
   uint64_t send_errors_ = 0;
   std::array<std::array<uint8_t, kMaxDatagram>, kSlots> buffers_{};
+  std::array<std::array<uint8_t, kMaxDatagram>, kSlots> tx_buffers_{};  // lent for replies
   std::array<sockaddr_storage, kSlots> peers_{};
   std::array<std::array<uint8_t, kControlSize>, kSlots> control_{};
   std::array<iovec, kSlots> iov_{};
@@ -138,8 +157,9 @@ class MmsgIo final : public PacketIo {
 
 }  // namespace
 
-std::unique_ptr<PacketIo> make_mmsg_io(std::span<const int> sockets, std::string* error) {
-  auto io = std::make_unique<MmsgIo>(sockets);
+std::unique_ptr<PacketIo> make_mmsg_io(std::span<const int> sockets, const CoalesceOptions& coalesce,
+                                       std::string* error) {
+  auto io = std::make_unique<MmsgIo>(sockets, coalesce);
   if (!io->init(error)) return nullptr;
   return io;
 }

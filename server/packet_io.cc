@@ -6,10 +6,11 @@
 namespace ntsd::server {
 
 std::unique_ptr<PacketIo> make_packet_io(IoBackend backend, std::span<const int> sockets,
-                                         std::string* error, std::string* fallback_reason) {
-  if (backend == IoBackend::kMmsg) return make_mmsg_io(sockets, error);
+                                         const CoalesceOptions& coalesce, std::string* error,
+                                         std::string* fallback_reason) {
+  if (backend == IoBackend::kMmsg) return make_mmsg_io(sockets, coalesce, error);
   std::string uring_error;
-  auto io = make_uring_io(sockets, &uring_error);
+  auto io = make_uring_io(sockets, coalesce, &uring_error);
   if (io != nullptr || backend == IoBackend::kUring) {
     if (io == nullptr) *error = uring_error;
     return io;
@@ -17,7 +18,7 @@ std::unique_ptr<PacketIo> make_packet_io(IoBackend backend, std::span<const int>
   // kAuto: io_uring is unavailable (old kernel, or a seccomp profile that
   // blocks it, as Docker's default does); serve with recvmmsg/sendmmsg.
   *fallback_reason = uring_error;
-  return make_mmsg_io(sockets, error);
+  return make_mmsg_io(sockets, coalesce, error);
 }
 
 }  // namespace ntsd::server

@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <future>
 #include <string>
 
 #include "server/worker.h"
@@ -11,20 +13,42 @@
 namespace ntsd::server {
 namespace {
 
-void pin_to_cpu(std::thread& thread, int cpu) {
+// The CPUs this process may run on (its affinity mask: taskset, cgroup
+// cpusets, systemd's CPUAffinity=), in order; worker w is pinned to the
+// w-th of them (modulo their number), never to a CPU outside the mask.
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) {
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (int cpu = 0; cpu < (n > 0 ? n : 1); ++cpu) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+bool pin_this_thread(int cpu, std::string* error) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  // Best effort: a CPU set restricted by a container just leaves it unpinned.
-  pthread_setaffinity_np(thread.native_handle(), sizeof(set), &set);
-}
-
-int online_cpus() {
-  const long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<int>(n) : 1;
+  const int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  if (rc != 0) *error = "pinning to CPU " + std::to_string(cpu) + ": " + std::strerror(rc);
+  return rc == 0;
 }
 
 }  // namespace
+
+// What a worker thread reports back once it has built its Worker (or failed to).
+struct Server::Launch {
+  std::promise<std::string> ready;  // "" when the worker is serving, else why it is not
+  std::string backend_name;
+  std::string fallback_reason;
+};
 
 std::unique_ptr<Server> Server::start(const ServerOptions& options, const ServerStateCell& state,
                                       const clock::Clock& clock, std::string* error) {
@@ -33,7 +57,8 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
     return nullptr;
   }
   std::unique_ptr<Server> server(new Server());
-  const int workers = options.workers > 0 ? options.workers : online_cpus();
+  const std::vector<int> cpus = allowed_cpus();
+  const int workers = options.workers > 0 ? options.workers : static_cast<int>(cpus.size());
   // Each worker needs a key-reader slot of the key publisher; a worker
   // without one would drop every NTS request (silent NTS loss), so too many
   // workers is a start-up error, checked before any socket is opened.
@@ -70,58 +95,80 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
   }
   server->port_ = port;
 
-  std::vector<std::unique_ptr<PacketIo>> ios;
-  for (int w = 0; w < workers; ++w) {
-    std::string backend_error;
-    std::unique_ptr<PacketIo> io = make_packet_io(options.backend, server->worker_sockets_[w],
-                                                  &backend_error, &server->fallback_reason_);
-    if (io == nullptr) {
-      *error = "worker " + std::to_string(w) + ": " + backend_error;
-      return nullptr;
-    }
-    server->backend_name_ = io->name();
-    ios.push_back(std::move(io));
-    server->counters_.push_back(std::make_unique<WorkerCounters>());
-  }
-
-  // Every worker is built (and has its key-reader slot) before any thread
-  // runs, so a shortage fails the start instead of leaving a worker without NTS.
-  std::vector<std::shared_ptr<Worker>> built;
-  for (int w = 0; w < workers; ++w) {
-    WorkerShared shared{&state,
-                        &clock,
-                        options.keys,
-                        options.crypto != nullptr ? options.crypto : &crypto::auto_nts_crypto(),
-                        options.require_nts,
-                        options.access,
-                        options.rate_limit};
-    if (options.mode6) {
-      if (!server->mode6_) server->mode6_ = std::make_unique<std::unique_ptr<Mode6Inbox>[]>(workers);
+  for (int w = 0; w < workers; ++w) server->counters_.push_back(std::make_unique<WorkerCounters>());
+  if (options.mode6) {
+    server->mode6_ = std::make_unique<std::unique_ptr<Mode6Inbox>[]>(workers);
+    for (int w = 0; w < workers; ++w) {
       server->mode6_[w] = std::make_unique<Mode6Inbox>();
       server->mode6_[w]->sockets = server->worker_sockets_[w];
       server->mode6_[w]->counters = server->counters_[w].get();
-      shared.mode6 = server->mode6_[w].get();
-    }
-    built.push_back(std::make_shared<Worker>(std::move(ios[w]), shared, *server->counters_[w]));
-    if (!built.back()->has_key_reader()) {
-      *error = "worker " + std::to_string(w) + ": no free cookie-key reader slot (" +
-               std::to_string(crypto::SnapshotPublisherBase::kMaxReaders) +
-               " in all, some taken by other threads); run fewer workers";
-      return nullptr;
     }
   }
-  const int cpus = online_cpus();
+  server->workers_.resize(workers);
+  server->rate_limiters_.resize(workers);
+
+  // Each worker is built on its own thread, after pinning it: the backend's
+  // rings and buffers, the responder's scratch and the rate table are first
+  // touched there, so they sit in that core's NUMA node and caches. start()
+  // waits until every worker has reported; one that cannot start (no
+  // io_uring, no key-reader slot) fails the whole start, and the others stop.
+  const crypto::NtsCrypto& crypto = options.crypto != nullptr ? *options.crypto : crypto::auto_nts_crypto();
+  std::vector<std::unique_ptr<Launch>> launches;
+  std::vector<std::future<std::string>> ready;
   for (int w = 0; w < workers; ++w) {
+    launches.push_back(std::make_unique<Launch>());
+    ready.push_back(launches.back()->ready.get_future());
+    const int cpu = options.pin_workers ? cpus[static_cast<size_t>(w) % cpus.size()] : -1;
     Server* raw = server.get();
-    server->threads_.emplace_back([worker = built[w], raw] { worker->run(raw->stop_); });
-    if (options.pin_workers) pin_to_cpu(server->threads_.back(), w % cpus);
-    // "ntsd-worker-N" in top -H, ps -L and /proc/PID/task/*/comm.
-    const std::string name = "ntsd-worker-" + std::to_string(w);
-    pthread_setname_np(server->threads_.back().native_handle(), name.substr(0, 15).c_str());
+    Launch* launch = launches.back().get();
+    server->threads_.emplace_back([raw, launch, w, cpu, &options, &state, &clock, &crypto] {
+      // "ntsd-worker-N" in top -H, ps -L and /proc/PID/task/*/comm.
+      const std::string name = "ntsd-worker-" + std::to_string(w);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      std::string why;
+      if (cpu >= 0 && !pin_this_thread(cpu, &why)) {
+        launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
+        return;
+      }
+      std::unique_ptr<PacketIo> io = make_packet_io(options.backend, raw->worker_sockets_[w], options.coalesce,
+                                                    &why, &launch->fallback_reason);
+      if (io == nullptr) {
+        launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
+        return;
+      }
+      launch->backend_name = io->name();
+      auto responder = std::make_unique<NtpResponder>(state, options.keys, crypto, options.require_nts);
+      if (!responder->has_key_reader()) {
+        launch->ready.set_value("worker " + std::to_string(w) + ": no free cookie-key reader slot (" +
+                                std::to_string(crypto::SnapshotPublisherBase::kMaxReaders) +
+                                " in all, some taken by other threads); run fewer workers");
+        return;
+      }
+      WorkerOptions worker_options{&clock, options.access, options.rate_limit,
+                                   raw->mode6_ ? raw->mode6_[w].get() : nullptr};
+      auto worker = std::make_shared<Worker>(std::move(io), std::move(responder), worker_options, *raw->counters_[w]);
+      if (!worker->start(&why)) {
+        launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
+        return;
+      }
+      raw->workers_[w] = worker;
+      raw->rate_limiters_[w] = worker->rate_limiter();
+      launch->ready.set_value("");
+      worker->run(raw->stop_);
+    });
   }
-  for (const auto& worker : built) {
-    server->rate_limiters_.push_back(worker->rate_limiter());
-    server->workers_.push_back(worker);
+  std::string failure;
+  for (int w = 0; w < workers; ++w) {
+    std::string why = ready[w].get();
+    if (!why.empty() && failure.empty()) failure = why;
+  }
+  if (!failure.empty()) {
+    *error = failure;
+    return nullptr;  // ~Server stops and joins the workers that did start
+  }
+  server->backend_name_ = launches[0]->backend_name;
+  for (const auto& launch : launches) {
+    if (!launch->fallback_reason.empty()) server->fallback_reason_ = launch->fallback_reason;
   }
   return server;
 }

@@ -24,9 +24,10 @@ namespace ntsd::server {
 struct ServerOptions {
   std::vector<Endpoint> listen;  // ports ignored; `port` applies to all
   uint16_t port = 123;           // 0: the kernel picks one port, shared by all addresses
-  int workers = 0;               // 0: one per online CPU
+  int workers = 0;               // 0: one per CPU of the process's affinity mask
   IoBackend backend = IoBackend::kAuto;
-  bool pin_workers = true;
+  CoalesceOptions coalesce{kDefaultCoalesceUs, 32};  // bounded coalescing below saturation (packet_io.h)
+  bool pin_workers = true;  // worker w on the w-th CPU of the process's affinity mask
   crypto::KeyPublisher* keys = nullptr;  // cookie master keys; null: NTS requests are dropped
   bool require_nts = false;              // `nts require`
   // NTS crypto for every worker (crypto::choose_nts_crypto); null: crypto::auto_nts_crypto().
@@ -49,7 +50,7 @@ class Server {
   uint16_t port() const { return port_; }
   const std::vector<Endpoint>& endpoints() const { return endpoints_; }
   int worker_count() const { return static_cast<int>(counters_.size()); }
-  const char* backend_name() const { return backend_name_; }
+  const char* backend_name() const { return backend_name_.c_str(); }
   // Why io_uring was not used when the backend was chosen automatically.
   const std::string& fallback_reason() const { return fallback_reason_; }
   CounterTotals totals() const;
@@ -61,11 +62,12 @@ class Server {
 
  private:
   Server() = default;
+  struct Launch;
 
   uint16_t port_ = 0;
   std::vector<Endpoint> endpoints_;
-  const char* backend_name_ = "";
-  std::string fallback_reason_;
+  std::string backend_name_;
+  std::string fallback_reason_;  // written before start() returns, read-only after
   std::vector<std::unique_ptr<WorkerCounters>> counters_;
   std::vector<const RateLimiter*> rate_limiters_;  // owned by the workers, which workers_ keeps alive
   std::vector<std::shared_ptr<Worker>> workers_;

@@ -46,8 +46,8 @@ struct RecvCompletion {
 
 class UringIo final : public PacketIo {
  public:
-  explicit UringIo(std::span<const int> sockets)
-      : sockets_(sockets.begin(), sockets.end()), rearm_(sockets.size(), false) {}
+  UringIo(std::span<const int> sockets, const CoalesceOptions& coalesce)
+      : sockets_(sockets.begin(), sockets.end()), rearm_(sockets.size(), false), coalesce_(coalesce) {}
 
   ~UringIo() override {
     if (ring_ready_) io_uring_queue_exit(&ring_);
@@ -57,9 +57,8 @@ class UringIo final : public PacketIo {
   bool init(std::string* error) {
     // Deferred task running (kernel >= 6.1): completions are posted only when
     // the worker waits for them, in one go, instead of interrupting it as
-    // packets arrive. It needs a single submitting thread, and the worker
-    // thread is not the one creating the ring: the ring starts disabled and
-    // the worker enables and arms it on its first receive (start()).
+    // packets arrive. It needs a single submitting thread: the ring starts
+    // disabled and start() enables and arms it on the worker's thread.
     io_uring_params params{};
     params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
                    IORING_SETUP_CQSIZE;
@@ -114,25 +113,17 @@ class UringIo final : public PacketIo {
     for (unsigned i = 0; i < kSendSlots; ++i) free_slots_.push_back(i);
     slots_.resize(kSendSlots);
     completions_.resize(kCompletionQueueCapacity);
-    return deferred_start_ || start(error);
+    return true;
   }
 
   const char* name() const override { return "io_uring"; }
 
   size_t receive_batch(std::span<RxPacket> out, int timeout_ms) override {
-    if (!started_) {
-      std::string error;
-      if (!start(&error)) return 0;  // cannot happen once init() succeeded: the ring exists
-    }
     release_batch();  // buffers of a round that yielded no packet (a no-op otherwise)
     rearm_finished_receives();
     drain_completions();
-    if (completion_count_ == 0) {
-      __kernel_timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
-      io_uring_cqe* cqe = nullptr;
-      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr);
-      drain_completions();
-    }
+    // Completions left over from a full round: saturated, answer at once.
+    if (completion_count_ == 0) wait_for_receives(timeout_ms);
     size_t count = 0;
     while (count < out.size() && completion_count_ > 0) {
       const RecvCompletion c = completions_[completion_head_];
@@ -143,18 +134,30 @@ class UringIo final : public PacketIo {
     return count;
   }
 
-  void send_batch(std::span<const TxPacket> replies) override {
-    for (const TxPacket& reply : replies) {
-      while (free_slots_.empty()) {
+  void lend_send_buffers(std::span<std::span<uint8_t>> out) override {
+    return_unsent_slots();
+    for (size_t i = 0; i < out.size(); ++i) {
+      while (free_slots_.empty()) {  // every slot still in flight: wait for a send to finish
         io_uring_submit_and_wait(&ring_, 1);
         drain_completions();
       }
       const unsigned index = free_slots_.back();
       free_slots_.pop_back();
+      lent_[i] = index;
+      lent_used_[i] = false;
+      out[i] = std::span<uint8_t>(slots_[index].payload);
+    }
+    lent_count_ = out.size();
+  }
+
+  void send_batch(std::span<const TxPacket> replies) override {
+    for (const TxPacket& reply : replies) {
+      // The reply was written into the slot itself (lend_send_buffers): no copy.
+      const unsigned index = lent_[reply.buffer];
+      lent_used_[reply.buffer] = true;
       SendSlot& slot = slots_[index];
-      std::memcpy(slot.payload.data(), reply.payload.data(), reply.payload.size());
       std::memcpy(&slot.peer, reply.peer, reply.peer_len);
-      slot.iov = {slot.payload.data(), reply.payload.size()};
+      slot.iov = {const_cast<uint8_t*>(reply.payload.data()), reply.payload.size()};
       slot.msg = {};
       slot.msg.msg_name = &slot.peer;
       slot.msg.msg_namelen = reply.peer_len;
@@ -164,7 +167,8 @@ class UringIo final : public PacketIo {
       io_uring_prep_sendmsg(sqe, sockets_[reply.socket_index], &slot.msg, 0);
       io_uring_sqe_set_data64(sqe, tag(kKindSend, index));
     }
-    io_uring_submit(&ring_);
+    return_unsent_slots();
+    if (!replies.empty()) io_uring_submit(&ring_);
   }
 
   void release_batch() override {
@@ -215,7 +219,8 @@ class UringIo final : public PacketIo {
 
   // Enables the ring in the calling thread (with deferred task running, the
   // only thread that may submit) and arms one multishot receive per socket.
-  bool start(std::string* error) {
+  bool start(std::string* error) override {
+    if (started_) return true;
     if (deferred_start_) {
       // liburing 2.3 declares io_uring_enable_rings() but does not export it.
       if (syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
@@ -231,6 +236,44 @@ class UringIo final : public PacketIo {
     }
     started_ = true;
     return true;
+  }
+
+  // Waits for receives. Without coalescing: up to timeout_ms for the first.
+  // With it, while datagrams keep coming (the last round had some): one wait
+  // for a batch, bounded by max_wait_us. After an idle round: up to
+  // timeout_ms for the first datagram, then up to max_wait_us for the rest of
+  // a batch. So a busy worker makes one io_uring_enter per batch, an idle one
+  // sleeps, and a lone request waits at most max_wait_us. (Kernel 6.12's
+  // min_wait_usec promises this in one call, but with deferred task running
+  // on this machine's 6.18 kernel it waited for the whole batch: about
+  // 1,700 wakeups/s at 40,000 requests/s where 5,000 were due, p99 7-68 ms.)
+  // Send completions count too; they only make a wait end earlier.
+  void wait_for_receives(int timeout_ms) {
+    io_uring_cqe* cqe = nullptr;
+    const bool coalesce = coalesce_.max_wait_us > 0 && coalesce_.batch > 1;
+    __kernel_timespec bound{0, static_cast<long long>(coalesce_.max_wait_us) * 1000};
+    if (coalesce && traffic_) {
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, static_cast<unsigned>(coalesce_.batch), &bound, nullptr);
+      drain_completions();
+      traffic_ = completion_count_ > 0;
+      return;
+    }
+    __kernel_timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr);
+    drain_completions();
+    traffic_ = completion_count_ > 0;
+    if (!coalesce || completion_count_ == 0 || completion_count_ >= coalesce_.batch) return;
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, static_cast<unsigned>(coalesce_.batch - completion_count_),
+                                     &bound, nullptr);
+    drain_completions();
+  }
+
+  // Lent slots that carried no reply go back to the free list.
+  void return_unsent_slots() {
+    for (size_t i = 0; i < lent_count_; ++i) {
+      if (!lent_used_[i]) free_slots_.push_back(lent_[i]);
+    }
+    lent_count_ = 0;
   }
 
   io_uring_sqe* get_sqe() {
@@ -325,15 +368,21 @@ class UringIo final : public PacketIo {
   size_t completion_count_ = 0;
   std::array<uint16_t, kBufferCount> released_{};
   size_t released_count_ = 0;
+  std::array<unsigned, kSendSlots> lent_{};  // slots lent by lend_send_buffers(), in order
+  std::array<bool, kSendSlots> lent_used_{};
+  size_t lent_count_ = 0;
   uint64_t send_errors_ = 0;
+  CoalesceOptions coalesce_;
+  bool traffic_ = false;  // the last wait brought datagrams
   bool deferred_start_ = false;  // ring created disabled, enabled by the worker thread
   bool started_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<PacketIo> make_uring_io(std::span<const int> sockets, std::string* error) {
-  auto io = std::make_unique<UringIo>(sockets);
+std::unique_ptr<PacketIo> make_uring_io(std::span<const int> sockets, const CoalesceOptions& coalesce,
+                                        std::string* error) {
+  auto io = std::make_unique<UringIo>(sockets, coalesce);
   if (!io->init(error)) return nullptr;
   return io;
 }

@@ -9,6 +9,7 @@
 
 namespace ntsd::server {
 
-std::unique_ptr<PacketIo> make_uring_io(std::span<const int> sockets, std::string* error);
+std::unique_ptr<PacketIo> make_uring_io(std::span<const int> sockets, const CoalesceOptions& coalesce,
+                                        std::string* error);
 
 }  // namespace ntsd::server

@@ -1,10 +1,14 @@
 #pragma once
-// One worker: a thin shell around the request path. Receive a batch, answer
-// it with BatchResponder (plain and NTS), stamp the transmit time as late as
-// possible, send the batch.
+// One worker: a thin shell around a Responder. Receive a batch, admit it
+// (restrict, rate limits, mode 6 hand-over), answer it into buffers the I/O
+// backend lends, stamp the transmit time as late as possible, send the batch.
+// A Worker is built on the thread that runs it (Server::start), so its rings,
+// buffers, scratch and rate table are first touched on its own core.
 #include <array>
 #include <atomic>
 #include <memory>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "clock/clock.h"
@@ -22,12 +26,45 @@ namespace ntsd::server {
 
 constexpr size_t kBatchSize = kMaxBatch;
 
-struct WorkerShared {
-  const ServerStateCell* state = nullptr;
+// What a worker answers with, a batch at a time: NtpResponder (ntsd), or the
+// reflector's bare echo (bench/reflector_lib.h), the kernel's ceiling.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // Phase 1: replies[i] answers requests[i]; each reply buffer is a lent
+  // send buffer at least as long as its request.
+  virtual void prepare(std::span<const Request> requests, std::span<Reply> replies) = 0;
+  // Phase 2, just before sending: stamp the transmit time (and seal).
+  virtual void finish(proto::NtpTimestamp tx_time, std::span<Reply> replies) = 0;
+  // The batch is sent, or none came: let go of what the batch held.
+  virtual void idle() {}
+};
+
+// ntsd's responder: BatchResponder with one ServerState snapshot and one
+// cookie-key snapshot per batch (the key snapshot released in idle()).
+class NtpResponder final : public Responder {
+ public:
+  // `keys` null: NTS off. `crypto` must outlive the responder.
+  NtpResponder(const ServerStateCell& state, crypto::KeyPublisher* keys, const crypto::NtsCrypto& crypto,
+               bool require_nts);
+  ~NtpResponder() override;
+  // False when NTS is on but every key-reader slot was taken (the server refuses to start).
+  bool has_key_reader() const { return keys_ == nullptr || reader_ != crypto::SnapshotPublisherBase::kNoReader; }
+
+  void prepare(std::span<const Request> requests, std::span<Reply> replies) override;
+  void finish(proto::NtpTimestamp tx_time, std::span<Reply> replies) override;
+  void idle() override;
+
+ private:
+  const ServerStateCell& state_;
+  crypto::KeyPublisher* keys_;
+  bool require_nts_;
+  crypto::SnapshotPublisherBase::ReaderId reader_ = crypto::SnapshotPublisherBase::kNoReader;
+  BatchResponder responder_;
+};
+
+struct WorkerOptions {
   const clock::Clock* clock = nullptr;
-  crypto::KeyPublisher* keys = nullptr;  // null: NTS off
-  const crypto::NtsCrypto* crypto = nullptr;  // the NTS crypto implementation (Server::start's choice)
-  bool require_nts = false;
   std::shared_ptr<const AccessTable> access;  // `restrict` lines; null: none
   RateLimitParams rate_limit;                 // `discard`
   Mode6Inbox* mode6 = nullptr;  // this worker's queue to the ntpq responder; null: mode 6 is dropped
@@ -35,33 +72,35 @@ struct WorkerShared {
 
 class Worker {
  public:
-  Worker(std::unique_ptr<PacketIo> io, const WorkerShared& shared, WorkerCounters& counters);
+  Worker(std::unique_ptr<PacketIo> io, std::unique_ptr<Responder> responder, const WorkerOptions& options,
+         WorkerCounters& counters);
   ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  // Starts the I/O backend on the calling thread, the one that will run();
+  // false with `error` when it cannot (the server then refuses to start).
+  bool start(std::string* error) { return io_->start(error); }
   // Serves until `stop` becomes true (checked at least every 100 ms).
   void run(const std::atomic<bool>& stop);
   // One receive → respond → send round; returns the number of datagrams handled.
   size_t run_once(int timeout_ms);
-  // False when NTS is on but every key-reader slot was taken (the server refuses to start).
-  bool has_key_reader() const {
-    return shared_.keys == nullptr || reader_ != crypto::SnapshotPublisherBase::kNoReader;
-  }
   // The worker's `limited` table (null without one), for RateLimiter::busiest() from other threads.
   const RateLimiter* rate_limiter() const { return gate_.rate_limiter(); }
+  const char* backend_name() const { return io_->name(); }
 
  private:
   std::unique_ptr<PacketIo> io_;
-  WorkerShared shared_;
+  std::unique_ptr<Responder> responder_;
+  WorkerOptions options_;
   WorkerCounters& counters_;
-  crypto::SnapshotPublisherBase::ReaderId reader_ = crypto::SnapshotPublisherBase::kNoReader;
-  BatchResponder responder_;
   Gate gate_;
-  std::unique_ptr<Mode6Gate> mode6_gate_;  // only with shared_.mode6
-  std::vector<RxPacket> rx_;
-  std::vector<Request> requests_;
-  std::vector<Reply> replies_;
-  std::vector<size_t> rx_index_;  // replies_[k] answers rx_[rx_index_[k]]
-  std::vector<TxPacket> tx_;
-  std::vector<std::array<uint8_t, kMaxDatagram>> reply_buffers_;
+  std::unique_ptr<Mode6Gate> mode6_gate_;  // only with options_.mode6
+  std::array<RxPacket, kBatchSize> rx_{};
+  std::array<Request, kBatchSize> requests_{};
+  std::array<Reply, kBatchSize> replies_{};
+  std::array<uint16_t, kBatchSize> rx_index_{};  // replies_[k] answers rx_[rx_index_[k]]
+  std::array<std::span<uint8_t>, kBatchSize> lent_{};
+  std::array<TxPacket, kBatchSize> tx_{};
 };
 
 }  // namespace ntsd::server

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <array>
 #include <cerrno>
 #include <filesystem>
@@ -45,15 +46,16 @@ TEST(UringRestrictionsTest, EnabledRingRefusesEveryRegisterOpcodeAndStillWorks) 
   const std::vector<int> before = io_uring_fds();
   std::string error;
   const int sockets[] = {sock};
-  auto io = ntsd::server::make_uring_io(sockets, &error);
+  auto io = ntsd::server::make_uring_io(sockets, ntsd::server::CoalesceOptions{}, &error);
   if (io == nullptr) GTEST_SKIP() << "no io_uring here: " << error;
+  ASSERT_TRUE(io->start(&error)) << error;  // enables the ring on this thread
   std::vector<int> rings;
   for (int fd : io_uring_fds()) {
     if (std::find(before.begin(), before.end(), fd) == before.end()) rings.push_back(fd);
   }
   ASSERT_EQ(rings.size(), 1u);
 
-  // A datagram in: the first round enables the ring on this thread.
+  // A datagram in.
   const int client = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   const char ping[] = "ping";
   ASSERT_EQ(::sendto(client, ping, 4, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 4);
@@ -73,8 +75,10 @@ TEST(UringRestrictionsTest, EnabledRingRefusesEveryRegisterOpcodeAndStillWorks) 
   EXPECT_NE(errno, 0);
 
   // ... and the allowed opcodes (RECVMSG with buffer select, SENDMSG) still run.
-  const ntsd::server::TxPacket reply{std::span<const uint8_t>(packets[0].payload.data(), 4), packets[0].peer,
-                                     packets[0].peer_len, 0};
+  std::span<uint8_t> lent[1];
+  io->lend_send_buffers(lent);
+  std::memcpy(lent[0].data(), packets[0].payload.data(), 4);
+  const ntsd::server::TxPacket reply{lent[0].first(4), packets[0].peer, packets[0].peer_len, 0, 0};
   io->send_batch(std::span<const ntsd::server::TxPacket>(&reply, 1));
   io->release_batch();
   char echo[16];
