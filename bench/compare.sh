@@ -3,7 +3,11 @@
 # ntpd and the no-crypto reflector (the kernel's ceiling), each in turn pinned
 # to CPU 0, the same ntsbench load pinned to CPU 1; one table of medians.
 #
-#   bench/compare.sh [--only ntsd,chronyd,ntpd,reflector] [--seconds N] [--runs N]
+#   bench/compare.sh [--only ntsd,chronyd,ntpd,reflector] [--seconds N] [--runs N] [--open-rate R]
+#
+# Two loads per server: closed loop (saturation: 256 requests outstanding)
+# and open loop at --open-rate requests/s (default 40,000; below saturation,
+# where real servers live), where the figure to read is server CPU per reply.
 #
 # Environment: COMPARE_SECONDS (default 10) as --seconds; BAZEL (default
 # "bazel", e.g. "bazel --output_base=DIR"); COMPARE_NO_BUILD=1 uses the
@@ -19,10 +23,11 @@ set -euo pipefail
 
 usage() {
   cat <<'END'
-usage: bench/compare.sh [--only LIST] [--seconds N] [--runs N]
+usage: bench/compare.sh [--only LIST] [--seconds N] [--runs N] [--open-rate R]
   --only LIST    comma-separated subset of ntsd,chronyd,ntpd,reflector (default: all)
   --seconds N    ntsbench --duration of each run, 1..120 (default: $COMPARE_SECONDS, else 10)
   --runs N       runs per server and mode, 1..9; the table shows medians (default 3)
+  --open-rate R  open-loop rows at R requests/s, 1000..200000; 0: none (default 40000)
 END
 }
 
@@ -34,6 +39,7 @@ done
 ONLY="ntsd,chronyd,ntpd,reflector"
 RUN_SECONDS="${COMPARE_SECONDS:-10}"
 RUNS=3
+OPEN_RATE=40000
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; ONLY="$2"; shift 2 ;;
@@ -42,6 +48,8 @@ while [[ $# -gt 0 ]]; do
     --seconds=*) RUN_SECONDS="${1#*=}"; shift ;;
     --runs) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; RUNS="$2"; shift 2 ;;
     --runs=*) RUNS="${1#*=}"; shift ;;
+    --open-rate) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; OPEN_RATE="$2"; shift 2 ;;
+    --open-rate=*) OPEN_RATE="${1#*=}"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -51,6 +59,9 @@ if ! [[ "$RUN_SECONDS" =~ ^[0-9]+$ ]] || ((RUN_SECONDS < 1 || RUN_SECONDS > 120)
 fi
 if ! [[ "$RUNS" =~ ^[0-9]+$ ]] || ((RUNS < 1 || RUNS > 9)); then
   echo "compare: --runs must be 1..9, got '$RUNS'" >&2; exit 2
+fi
+if ! [[ "$OPEN_RATE" =~ ^[0-9]+$ ]] || { ((OPEN_RATE != 0)) && ((OPEN_RATE < 1000 || OPEN_RATE > 200000)); }; then
+  echo "compare: --open-rate must be 0 or 1000..200000, got '$OPEN_RATE'" >&2; exit 2
 fi
 declare -A WANT=()
 IFS=',' read -r -a only_list <<<"$ONLY"
@@ -62,8 +73,12 @@ for s in "${only_list[@]}"; do
 done
 [[ ${#WANT[@]} -gt 0 ]] || { echo "compare: --only names no server" >&2; exit 2; }
 
-# The same load for every server (closed loop, one load thread on CPU 1).
-LOAD_ARGS=(--host 127.0.0.1 --clients 64 --window 256 --duration "$RUN_SECONDS" --json --quiet)
+# The same loads for every server (one load thread on CPU 1): closed loop
+# (256 outstanding), and open loop paced at OPEN_RATE requests/s.
+LOAD_ARGS=(--host 127.0.0.1 --clients 64 --duration "$RUN_SECONDS" --json --quiet)
+CLOSED_ARGS=(--window 256)
+OPEN_ARGS=(--rate "$OPEN_RATE")
+OPEN_MODE="@$((OPEN_RATE / 1000))k"  # row suffix, e.g. "NTS@40k"
 RUN_BOUND=$((RUN_SECONDS + 60))  # hard bound of one ntsbench run (KE, load, drain)
 
 cd "$(dirname "$0")/.."
@@ -214,8 +229,22 @@ add_row() {  # KEY LABEL
   ROWS+=("$1")
   ROW_LABEL[$1]="$2"
 }
-fail_row() {  # KEY REASON
+fail_row() {  # KEY REASON (and the KEY's open-loop row, if any)
   ROW_NOTE[$1]="$2"
+  [[ -n "${ROW_LABEL[$1$OPEN_MODE]:-}" ]] && ROW_NOTE[$1$OPEN_MODE]="$2"
+  return 0
+}
+add_rows() {  # KEY LABEL: the closed-loop row and, with --open-rate, the open-loop one
+  add_row "$1" "$2"
+  ((OPEN_RATE > 0)) && add_row "$1$OPEN_MODE" "$2"
+  return 0
+}
+both_runs() {  # KEY SERVER_PID MODE_ARGS...: closed-loop runs, then open-loop ones
+  local key=$1
+  shift
+  bench_runs "$key" "$@"
+  ((OPEN_RATE > 0)) && bench_runs "$key$OPEN_MODE" "$@"
+  return 0
 }
 
 # nts_check NAME KE_PORT: one chronyd -Q measurement over NTS against the
@@ -250,11 +279,13 @@ CONF
   echo "  NTS check: chronyd -Q took authenticated samples, stratum $(awk '{print $5}' <<<"$sample"), offset $(awk '{print $12}' <<<"$sample") s"
 }
 
-# bench_runs KEY SERVER_PID MODE_ARGS...: RUNS runs of ntsbench on CPU 1;
-# each run's figures go to results.tsv.
+# bench_runs KEY SERVER_PID MODE_ARGS...: RUNS runs of ntsbench on CPU 1,
+# closed loop, or open loop when KEY's mode ends in OPEN_MODE; each run's
+# figures go to results.tsv.
 bench_runs() {
-  local key=$1 pid=$2 run status
+  local key=$1 pid=$2 run status load_args=("${CLOSED_ARGS[@]}")
   shift 2
+  [[ "$key" == *"$OPEN_MODE" ]] && load_args=("${OPEN_ARGS[@]}")
   for run in $(seq 1 "$RUNS"); do
     if ! server_running; then
       fail_row "$key" "server exited during the runs"
@@ -265,7 +296,7 @@ bench_runs() {
     local base="$WORK/runs/${key//|/_}_$run"
     status=0
     run_bounded "$RUN_BOUND" "$base.json" "$base.err" \
-      taskset -c 1 "$NTSBENCH" "${LOAD_ARGS[@]}" --server-pid "$pid" "$@" || status=$?
+      taskset -c 1 "$NTSBENCH" "${LOAD_ARGS[@]}" "${load_args[@]}" --server-pid "$pid" "$@" || status=$?
     if [[ $status -ne 0 ]] || ! jq -e '.verified_per_s != null' "$base.json" >/dev/null 2>&1; then
       local why="ntsbench exit status $status"
       [[ $status -eq 124 ]] && why="ntsbench timed out after ${RUN_BOUND} s"
@@ -276,7 +307,9 @@ bench_runs() {
       continue
     fi
     jq -r --arg key "$key" '[$key, .verified_per_s, .server_cpu_pct, .verified_per_server_cpu_s,
-        .latency_us.p99, .lost_pct] | map(if . == null then "null" else tostring end) | @tsv' \
+        .latency_us.p99, .lost_pct,
+        (if (.verified // 0) > 0 and .server_cpu_s != null then .server_cpu_s / .verified * 1e6 else null end)]
+        | map(if . == null then "null" else tostring end) | @tsv' \
       "$base.json" >>"$WORK/results.tsv"
     jq -r --arg name "${ROW_LABEL[$key]} ${key#*|}" --arg run "$run/$RUNS" '
         def r(d): if type == "number" then (. * d + 0.5 | floor) / d else "?" end;
@@ -313,7 +346,7 @@ NTSBENCH="${NTSBENCH:-$BIN/bench/ntsbench}"
 WORK=$(mktemp -d /tmp/ntsd-compare.XXXXXX)
 mkdir -p "$WORK/pki" "$WORK/runs"
 : >"$WORK/results.tsv"
-LIFETIME=$((2 * RUNS * (RUN_BOUND + 10) + 120))  # safety net for a server's life
+LIFETIME=$((3 * RUNS * (RUN_BOUND + 10) + 120))  # safety net for a server's life (3 loads)
 
 # ---------------------------------------------------------------- certificate
 # One throwaway CA and one ECDSA P-256 server certificate for 127.0.0.1 and
@@ -350,7 +383,7 @@ ntsd comparison, $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname)
 CPU:     ${cpu_model:-unknown} ($(nproc) CPUs online); server on CPU 0, ntsbench on CPU 1
 kernel:  $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg) (other work on CPUs 0-1 skews the figures)
 command: $ORIGINAL_COMMAND
-load:    ntsbench ${LOAD_ARGS[*]} --server-pid PID
+load:    ntsbench ${LOAD_ARGS[*]} --server-pid PID, closed loop ${CLOSED_ARGS[*]}$( ((OPEN_RATE > 0)) && echo " and open loop ${OPEN_ARGS[*]} (rows ending $OPEN_MODE)")
          + NTS: --ca CA --ke-sessions $KE_SESSIONS --port KE_PORT; plain: --plain --port NTP_PORT
          $RUNS runs per row; the table shows medians
 END
@@ -363,7 +396,7 @@ echo
 if [[ -n "${WANT[ntsd]:-}" ]]; then
   for io in uring mmsg; do
   key="ntsd-$io"
-  add_row "$key|NTS" "ntsd ($io)"
+  add_rows "$key|NTS" "ntsd ($io)"
   add_row "$key|plain" "ntsd ($io)"
   echo "== ntsd ($("$NTSD" --version 2>&1 | head -1)), 1 worker, --io-backend $io"
   dir="$WORK/$key"
@@ -389,7 +422,7 @@ CONF
     ke_port=$(sed -n 's/^ntsd: serving NTS-KE on port \([0-9]*\) .*/\1/p' "$SERVER_LOG" | head -1)
     echo "  pid $SERVER_PID, NTP 127.0.0.1:$ntp_port, NTS-KE port $ke_port"
     if nts_check "$key" "$ke_port"; then
-      bench_runs "$key|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port "$ke_port"
+      both_runs "$key|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port "$ke_port"
     else
       fail_row "$key|NTS" "NTS check failed"
     fi
@@ -402,7 +435,7 @@ fi
 
 # ---------------------------------------------------------------- chronyd
 if [[ -n "${WANT[chronyd]:-}" ]]; then
-  add_row "chronyd|NTS" "chronyd"
+  add_rows "chronyd|NTS" "chronyd"
   add_row "chronyd|plain" "chronyd"
   if [[ ! -x "$CHRONYD" ]]; then
     note "chronyd not found at $CHRONYD: run deploy/setup-dev.sh"
@@ -443,7 +476,7 @@ CONF
     else
       echo "  pid $SERVER_PID (NTP), NTP 127.0.0.1:$ntp_port, NTS-KE port $ke_port (NTS-KE helper pid $(ps -o pid= --ppid "$SERVER_PID" | tr -d ' ' | paste -sd ' '))"
       if nts_check chronyd "$ke_port"; then
-        bench_runs "chronyd|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port "$ke_port"
+        both_runs "chronyd|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port "$ke_port"
       else
         fail_row "chronyd|NTS" "NTS check failed"
       fi
@@ -456,7 +489,7 @@ fi
 
 # ---------------------------------------------------------------- ntpd
 if [[ -n "${WANT[ntpd]:-}" ]]; then
-  add_row "ntpd|NTS" "ntpd"
+  add_rows "ntpd|NTS" "ntpd"
   add_row "ntpd|plain" "ntpd"
   # NTPsec 1.2.2 cannot move its ports: UDP 123 (hard-wired) and NTS-KE TCP
   # 4460 (no `nts port`); its NTS-KE sends no Port record, so ntsbench uses 123.
@@ -531,7 +564,7 @@ CONF
         note "ntpd did not reach orphan stratum 10 within 20 s"
       fi
       if nts_check ntpd 4460; then
-        bench_runs "ntpd|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port 4460
+        both_runs "ntpd|NTS" "$SERVER_PID" "${NTS_ARGS[@]}" --port 4460
       else
         fail_row "ntpd|NTS" "NTS check failed"
         log_tail "$dir/ntpd.log" >&2
@@ -550,7 +583,7 @@ fi
 if [[ -n "${WANT[reflector]:-}" ]]; then
   for io in uring mmsg; do
     key="reflector-$io|plain"
-    add_row "$key" "reflector ($io)"
+    add_rows "$key" "reflector ($io)"
     dir="$WORK/reflector-$io"
     mkdir -p "$dir"
     echo "== reflector --io $io (no crypto, no NTP: the kernel's ceiling)"
@@ -565,7 +598,7 @@ if [[ -n "${WANT[reflector]:-}" ]]; then
     else
       port=$(sed -n 's/^reflector: serving on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERVER_LOG" | head -1)
       echo "  pid $SERVER_PID, 127.0.0.1:$port"
-      bench_runs "$key" "$SERVER_PID" --plain --port "$port"
+      both_runs "$key" "$SERVER_PID" --plain --port "$port"
     fi
     stop_server
   done
@@ -573,7 +606,7 @@ if [[ -n "${WANT[reflector]:-}" ]]; then
 fi
 
 # ---------------------------------------------------------------- table
-# median KEY COLUMN (2..6 of results.tsv): the median over the runs that
+# median KEY COLUMN (2..7 of results.tsv): the median over the runs that
 # reported it; empty when none did.
 median() {
   awk -F'\t' -v key="$1" -v col="$2" '$1 == key && $col != "null" && $col != "" { print $col }' \
@@ -588,13 +621,13 @@ fmt() {  # PRINTF_FORMAT VALUE: "-" for an empty value
 
 echo "$HEADER"
 echo
-fmt_row="%-17s %-5s %12s %8s %16s %10s %7s %5s  %s\n"
-# (the header's µ is two bytes, hence width 11 there)
-printf "%-17s %-5s %12s %8s %16s %11s %7s %5s\n" \
-  "server" "mode" "verified/s" "CPU %" "verified/CPU-s" "p99 µs" "loss %" "runs"
-printf "%-17s %-5s %12s %8s %16s %10s %7s %5s\n" \
-  "-----------------" "-----" "------------" "--------" "----------------" "----------" "-------" "-----"
-declare -A PER_CPU=()
+fmt_row="%-17s %-9s %12s %8s %16s %12s %10s %7s %5s  %s\n"
+# (the headers' µ is two bytes, hence widths 13 and 11 there)
+printf "%-17s %-9s %12s %8s %16s %13s %11s %7s %5s\n" \
+  "server" "mode" "verified/s" "CPU %" "verified/CPU-s" "CPU µs/reply" "p99 µs" "loss %" "runs"
+printf "%-17s %-9s %12s %8s %16s %12s %10s %7s %5s\n" \
+  "-----------------" "---------" "------------" "--------" "----------------" "------------" "----------" "-------" "-----"
+declare -A PER_CPU=() US_PER_REPLY=() P99=() LOSS=()
 for key in "${ROWS[@]}"; do
   mode=${key#*|}
   n=$(runs_of "$key")
@@ -603,15 +636,19 @@ for key in "${ROWS[@]}"; do
   per_cpu=$(median "$key" 4)
   p99=$(median "$key" 5)
   loss=$(median "$key" 6)
+  us=$(median "$key" 7)
   PER_CPU[$key]="$per_cpu"
+  US_PER_REPLY[$key]="$us"
+  P99[$key]="$p99"
+  LOSS[$key]="$loss"
   remark=""
   if [[ -n "${ROW_NOTE[$key]:-}" ]]; then
     [[ $n -eq 0 ]] && remark="FAILED: ${ROW_NOTE[$key]}" || remark="(some runs failed: ${ROW_NOTE[$key]})"
   fi
   # shellcheck disable=SC2059
   printf "$fmt_row" "${ROW_LABEL[$key]}" "$mode" "$(fmt '%.0f' "$rate")" "$(fmt '%.1f' "$cpu")" \
-    "$(fmt '%.0f' "$per_cpu")" "$(fmt '%.0f' "$p99")" "$(fmt '%.2f' "$loss")" "$n/$RUNS" "$remark" \
-    | sed 's/ *$//'
+    "$(fmt '%.0f' "$per_cpu")" "$(fmt '%.2f' "$us")" "$(fmt '%.0f' "$p99")" "$(fmt '%.2f' "$loss")" "$n/$RUNS" \
+    "$remark" | sed 's/ *$//'
 done
 echo
 
@@ -643,3 +680,22 @@ for io in uring mmsg; do
   echo "  of the reflector ($io):  $(or_na "$(percent "$ntsd_nts" "${PER_CPU[reflector-$io|plain]:-}" || true)" %)"
   echo "  of the best reflector:      $(or_na "$(percent "$ntsd_nts" "$best_reflector" || true)" %) (no crypto: $(or_na "$(fmt '%.0f' "$best_reflector")" ""))"
 done
+
+# Below saturation (issue 14's goal at 40,000 requests/s: server CPU per
+# verified reply at most half chronyd's and 1.5 x the reflector's on the
+# same backend, p99 at most 1 ms, nothing lost).
+if ((OPEN_RATE > 0)); then
+  for io in uring mmsg; do
+    k="ntsd-$io|NTS$OPEN_MODE"
+    us="${US_PER_REPLY[$k]:-}"
+    echo "ntsd ($io) NTS at $OPEN_RATE requests/s, server CPU per verified reply:"
+    if [[ -z "$us" ]]; then
+      echo "  n/a (no figure)"
+      continue
+    fi
+    echo "  $(fmt '%.2f' "$us") µs; p99 $(fmt '%.0f' "${P99[$k]:-}") µs, loss $(fmt '%.2f' "${LOSS[$k]:-}") %"
+    echo "  of chronyd's (NTS):         $(or_na "$(ratio "$us" "${US_PER_REPLY[chronyd|NTS$OPEN_MODE]:-}" || true)" x)"
+    echo "  of ntpd's (NTS):            $(or_na "$(ratio "$us" "${US_PER_REPLY[ntpd|NTS$OPEN_MODE]:-}" || true)" x)"
+    echo "  of the reflector's ($io): $(or_na "$(ratio "$us" "${US_PER_REPLY[reflector-$io|plain$OPEN_MODE]:-}" || true)" x)"
+  done
+fi
