@@ -64,7 +64,9 @@ class PacketIo {
   // writes replies into; they are the caller's until the next send_batch(),
   // which sends from them without a copy and takes every one of them back.
   virtual void lend_send_buffers(std::span<std::span<uint8_t>> out) = 0;
-  // Hands the replies (payloads inside the lent buffers) to the kernel.
+  // Sends the replies (payloads inside the lent buffers): they reach the
+  // kernel at the latest with the next receive_batch() call (io_uring
+  // submits them with its wait, one system call for both).
   virtual void send_batch(std::span<const TxPacket> replies) = 0;
   // Gives the buffers of the last received batch back for receiving.
   virtual void release_batch() = 0;

@@ -122,8 +122,13 @@ class UringIo final : public PacketIo {
     release_batch();  // buffers of a round that yielded no packet (a no-op otherwise)
     rearm_finished_receives();
     drain_completions();
-    // Completions left over from a full round: saturated, answer at once.
-    if (completion_count_ == 0) wait_for_receives(timeout_ms);
+    // Completions left over from a full round: saturated, answer at once
+    // (and submit the last round's sends, which a wait would have carried).
+    if (completion_count_ == 0) {
+      wait_for_receives(timeout_ms);
+    } else if (io_uring_sq_ready(&ring_) > 0) {
+      io_uring_submit(&ring_);
+    }
     size_t count = 0;
     while (count < out.size() && completion_count_ > 0) {
       const RecvCompletion c = completions_[completion_head_];
@@ -168,7 +173,8 @@ class UringIo final : public PacketIo {
       io_uring_sqe_set_data64(sqe, tag(kKindSend, index));
     }
     return_unsent_slots();
-    if (!replies.empty()) io_uring_submit(&ring_);
+    // Not submitted here: the next receive_batch() submits them with its
+    // wait, one io_uring_enter for both (or at once, if it does not wait).
   }
 
   void release_batch() override {

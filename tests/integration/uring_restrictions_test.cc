@@ -81,6 +81,7 @@ TEST(UringRestrictionsTest, EnabledRingRefusesEveryRegisterOpcodeAndStillWorks) 
   const ntsd::server::TxPacket reply{lent[0].first(4), packets[0].peer, packets[0].peer_len, 0, 0};
   io->send_batch(std::span<const ntsd::server::TxPacket>(&reply, 1));
   io->release_batch();
+  io->receive_batch(packets, 10);  // submits the send with its wait
   char echo[16];
   timeval timeout{2, 0};
   ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
