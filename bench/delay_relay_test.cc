@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "bench/delay_relay_lib.h"
-#include "server/udp_test_client.h"
+#include "testing/udp_test_client.h"
 
 namespace ntsd::bench {
 namespace {
@@ -225,7 +225,7 @@ TEST(DelayRelayLoopback, delays_each_datagram_and_returns_replies_to_the_client_
   EXPECT_EQ(running.relay->upstream(), "127.0.0.1:" + std::to_string(echo.port()));
 
   // Two clients (two source ports) with requests in flight at the same time.
-  server::testing::UdpTestClient a, b;
+  testing::UdpTestClient a, b;
   for (uint64_t round = 0; round < 5; ++round) {
     const uint64_t id_a = 100 + round, id_b = 200 + round;
     const int64_t sent = now_ns();
@@ -270,7 +270,7 @@ TEST_P(DelayRelayBurst, the_burst_delays_only_its_direction) {
   options.delay.burst_direction = GetParam();
   RunningRelay running(options);
   ASSERT_NE(running.relay, nullptr);
-  server::testing::UdpTestClient client;
+  testing::UdpTestClient client;
   std::vector<double> up_ms, down_ms;
   for (uint64_t id = 1; id <= 20; ++id) {
     const int64_t sent = now_ns();
@@ -315,7 +315,7 @@ TEST(DelayRelayLoopback, sends_in_due_order_and_drops_when_the_queue_is_full) {
   options.queue_capacity = 3;
   RunningRelay running(options);
   ASSERT_NE(running.relay, nullptr);
-  server::testing::UdpTestClient client;
+  testing::UdpTestClient client;
   for (uint64_t id = 1; id <= 5; ++id)
     ASSERT_TRUE(client.send_to(running.relay->port(), tagged(id)));
   // Same delay for each: they leave in arrival order; the 4th and 5th found the queue full.

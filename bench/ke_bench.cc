@@ -23,10 +23,10 @@
 #include <vector>
 
 #include "crypto/key_ring.h"
-#include "ke/ke_server.h"
 #include "ke/client.h"
-#include "ke/test_options.h"
-#include "ke/test_pki.h"
+#include "ke/ke_server.h"
+#include "testing/ke_test_options.h"
+#include "testing/test_pki.h"
 
 namespace {
 
@@ -46,11 +46,11 @@ struct Result {
   double p50_ms = 0, p99_ms = 0;
 };
 
-Result run(const ke::testing::TestPki& pki, double seconds, int clients) {
+Result run(const testing::TestPki& pki, double seconds, int clients) {
   const std::vector<uint8_t> seed(32, 1);
   crypto::KeyRing ring(seed);
   crypto::KeyPublisher keys(ring.snapshot_at(std::time(nullptr)));
-  ke::KeOptions opts = ke::testing::loopback_options(pki);
+  ke::KeOptions opts = testing::loopback_options(pki);
   opts.rate_limit.per_second = 0;  // one client address makes every session
   opts.reload_poll = std::chrono::milliseconds(0);
   std::string error;
@@ -121,16 +121,16 @@ Result run(const ke::testing::TestPki& pki, double seconds, int clients) {
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 5.0;
   const int clients = argc > 2 ? std::atoi(argv[2]) : 2;
-  const std::string dir = ke::testing::test_tmpdir() + "/ke_bench_" + std::to_string(::getpid());
+  const std::string dir = testing::test_tmpdir() + "/ke_bench_" + std::to_string(::getpid());
   std::printf("NTS-KE sessions on one KE thread, %d client thread(s), %.0f s each, %u CPUs\n\n", clients, seconds,
               std::thread::hardware_concurrency());
   std::printf("| certificate | sessions/s (wall) | KE thread CPU per session | one KE thread, CPU-bound | p50 / p99 latency | failures |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
-  for (const auto kind : {ke::testing::KeyKind::kEcdsaP256, ke::testing::KeyKind::kRsa2048}) {
-    ke::testing::TestPki pki;
+  for (const auto kind : {testing::KeyKind::kEcdsaP256, testing::KeyKind::kRsa2048}) {
+    testing::TestPki pki;
     std::string error;
-    const bool ec = kind == ke::testing::KeyKind::kEcdsaP256;
-    if (!ke::testing::make_test_pki(dir + (ec ? "_ec" : "_rsa"), kind, pki, &error)) {
+    const bool ec = kind == testing::KeyKind::kEcdsaP256;
+    if (!testing::make_test_pki(dir + (ec ? "_ec" : "_rsa"), kind, pki, &error)) {
       std::fprintf(stderr, "ke_bench: %s\n", error.c_str());
       return 1;
     }

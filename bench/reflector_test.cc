@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "proto/byte_order.h"
-#include "server/udp_test_client.h"
+#include "testing/udp_test_client.h"
 
 namespace ntsd::bench {
 namespace {
@@ -64,7 +64,7 @@ TEST_P(ReflectorTest, answers_requests_and_drops_short_and_truncated_datagrams) 
   ReflectorCounts counts;
   std::thread serving([&] { counts = reflector->run(stop, 0); });
 
-  server::testing::UdpTestClient client;
+  testing::UdpTestClient client;
   const uint16_t port = reflector->port();
   const uint8_t versions[] = {4, 3, 4};
   for (uint64_t i = 0; i < 3; ++i) {

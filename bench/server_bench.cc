@@ -5,11 +5,11 @@
 #include <array>
 #include <vector>
 
-#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/ntp_packet.h"
 #include "server/batch_responder.h"
 #include "server/respond.h"
+#include "testing/nts_test_client.h"
 
 namespace {
 
@@ -83,9 +83,9 @@ void BM_NtsRequestBatch(benchmark::State& state) {
   const server::ServerState server_state = server::local_reference_state();
   std::vector<std::vector<uint8_t>> requests;
   for (size_t i = 0; i < batch; ++i) {
-    const auto session = clock::testing::sealed_session(keys->current(), static_cast<uint32_t>(i));
-    requests.push_back(clock::testing::request_bytes(session, 0x1000 + i,
-                                                     std::vector<uint8_t>(32, uint8_t(i))));
+    const auto session = testing::sealed_session(keys->current(), static_cast<uint32_t>(i));
+    requests.push_back(
+        testing::request_bytes(session, 0x1000 + i, std::vector<uint8_t>(32, uint8_t(i))));
   }
   std::vector<std::vector<uint8_t>> buffers(batch);
   std::vector<server::Request> in(batch);

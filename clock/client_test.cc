@@ -19,9 +19,9 @@
 #include "config/parser.h"
 #include "crypto/key_ring.h"
 #include "ke/ke_server.h"
-#include "ke/test_options.h"
-#include "ke/test_pki.h"
 #include "server/server.h"
+#include "testing/ke_test_options.h"
+#include "testing/test_pki.h"
 
 namespace ntsd::clock {
 namespace {
@@ -32,7 +32,7 @@ using std::chrono::steady_clock;
 // One ntsd-like upstream: key ring, NTS-KE server and one NTP worker, serving
 // the local reference (stratum 10) on 127.0.0.1.
 struct Upstream {
-  explicit Upstream(const ke::testing::TestPki& pki) {
+  explicit Upstream(const testing::TestPki& pki) {
     crypto::KeyRing ring(std::vector<uint8_t>(32, 0x42));
     keys = std::make_unique<crypto::KeyPublisher>(ring.snapshot_at(std::time(nullptr)));
     server::ServerOptions so;
@@ -46,7 +46,7 @@ struct Upstream {
     std::string error;
     ntp = server::Server::start(so, state, real_clock, &error);
     EXPECT_TRUE(ntp) << error;
-    ke::KeOptions ko = ke::testing::loopback_options(pki);
+    ke::KeOptions ko = testing::loopback_options(pki);
     ko.ntp_port = ntp ? ntp->port() : 0;
     ko.rate_limit.per_second = 0;  // tests reconnect quickly
     ke = ke::KeServer::start(ko, *keys, &error);
@@ -66,12 +66,13 @@ struct Upstream {
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ke::testing::test_tmpdir() + "/client_test_" + std::to_string(::getpid()) + "_" +
+    dir_ = testing::test_tmpdir() + "/client_test_" + std::to_string(::getpid()) + "_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::string error;
-    ASSERT_TRUE(ke::testing::make_test_pki(dir_ + "/pki", ke::testing::KeyKind::kEcdsaP256, pki_, &error)) << error;
+    ASSERT_TRUE(testing::make_test_pki(dir_ + "/pki", testing::KeyKind::kEcdsaP256, pki_, &error))
+        << error;
   }
 
   // Client options from ntp.conf text (the real parser), logging into log_.
@@ -104,7 +105,7 @@ class ClientTest : public ::testing::Test {
   }
 
   std::string dir_;
-  ke::testing::TestPki pki_;
+  testing::TestPki pki_;
   RealClock clock_;
   std::mutex log_mutex_;
   std::string log_;

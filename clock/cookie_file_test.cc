@@ -14,7 +14,7 @@
 #include <random>
 #include <sstream>
 
-#include "clock/test_files.h"
+#include "testing/test_files.h"
 
 namespace ntsd::clock {
 namespace {

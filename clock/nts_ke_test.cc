@@ -1,5 +1,5 @@
 // NTS-KE into a codec session against a real in-process NTS-KE server with a
-// throwaway PKI (ke/testing): CA file, CA directory, the system store,
+// throwaway PKI (testing/test_pki.h): CA file, CA directory, the system store,
 // insecure, the name checked apart from the address connected to, SNI, and
 // the Server and Port records.
 #include "clock/nts_ke.h"
@@ -23,9 +23,9 @@
 #include "crypto/key_ring.h"
 #include "ke/ke_server.h"
 #include "ke/negotiate.h"
-#include "ke/test_options.h"
-#include "ke/test_pki.h"
 #include "server/respond.h"
+#include "testing/ke_test_options.h"
+#include "testing/test_pki.h"
 
 namespace ntsd::clock {
 namespace {
@@ -61,15 +61,14 @@ class NtsKeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     std::string error;
-    pki_ = new ke::testing::TestPki;
-    other_pki_ = new ke::testing::TestPki;
-    const std::string dir = ke::testing::test_tmpdir() + "/nts_ke_test";
+    pki_ = new testing::TestPki;
+    other_pki_ = new testing::TestPki;
+    const std::string dir = testing::test_tmpdir() + "/nts_ke_test";
     std::filesystem::create_directories(dir);
-    ASSERT_TRUE(
-        ke::testing::make_test_pki(dir + "/pki", ke::testing::KeyKind::kEcdsaP256, *pki_, &error))
+    ASSERT_TRUE(testing::make_test_pki(dir + "/pki", testing::KeyKind::kEcdsaP256, *pki_, &error))
         << error;
-    ASSERT_TRUE(ke::testing::make_test_pki(dir + "/other", ke::testing::KeyKind::kEcdsaP256,
-                                           *other_pki_, &error))
+    ASSERT_TRUE(
+        testing::make_test_pki(dir + "/other", testing::KeyKind::kEcdsaP256, *other_pki_, &error))
         << error;
     ca_dir_ = new std::string(make_ca_dir(pki_->ca_cert, dir + "/ca.d"));
     other_ca_dir_ = new std::string(make_ca_dir(other_pki_->ca_cert, dir + "/other.d"));
@@ -85,7 +84,7 @@ class NtsKeTest : public ::testing::Test {
 
   void start(uint16_t ntp_port = 123, std::vector<std::string> ntp_servers = {},
              std::vector<std::string> listen = {"127.0.0.1"}) {
-    auto options = ke::testing::loopback_options(*pki_);
+    auto options = testing::loopback_options(*pki_);
     options.reload_poll = std::chrono::milliseconds(0);
     options.ntp_port = ntp_port;
     options.ntp_servers = std::move(ntp_servers);
@@ -114,16 +113,16 @@ class NtsKeTest : public ::testing::Test {
     return verify_nts_reply(s, record, reply);
   }
 
-  static ke::testing::TestPki* pki_;
-  static ke::testing::TestPki* other_pki_;
+  static testing::TestPki* pki_;
+  static testing::TestPki* other_pki_;
   static std::string* ca_dir_;
   static std::string* other_ca_dir_;
   crypto::KeyPublisher keys_{crypto::KeyRing(bytes(32, 0x5e)).snapshot_at(kNow)};
   std::unique_ptr<ke::KeServer> server_;
 };
 
-ke::testing::TestPki* NtsKeTest::pki_ = nullptr;
-ke::testing::TestPki* NtsKeTest::other_pki_ = nullptr;
+testing::TestPki* NtsKeTest::pki_ = nullptr;
+testing::TestPki* NtsKeTest::other_pki_ = nullptr;
 std::string* NtsKeTest::ca_dir_ = nullptr;
 std::string* NtsKeTest::other_ca_dir_ = nullptr;
 
@@ -194,7 +193,7 @@ TEST_F(NtsKeTest, WrongCaFailsAndMissingCaIsNamed) {
   EXPECT_TRUE(has(error, "handshake failed")) << error;
   EXPECT_TRUE(has(error, "certificate verify failed")) << error;
 
-  t.ca = ke::testing::test_tmpdir() + "/nts_ke_test/no-such-ca.pem";
+  t.ca = testing::test_tmpdir() + "/nts_ke_test/no-such-ca.pem";
   EXPECT_FALSE(establish_session(t, &error));
   EXPECT_TRUE(has(error, "no-such-ca.pem")) << error;
 
@@ -326,7 +325,7 @@ TEST_F(NtsKeTest, NoServerOrUnknownAeadFails) {
 
 // SNI: sent for a DNS name (without the root dot), never for an IP literal.
 // A bare TLS server on a socket pair records what the client sent.
-std::string sni_seen(const ke::testing::TestPki& pki, const std::string& name) {
+std::string sni_seen(const testing::TestPki& pki, const std::string& name) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return "socketpair failed";
   std::string seen = "(none)";

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "clock/test_files.h"
 #include "config/parser.h"
+#include "testing/test_files.h"
 
 namespace ntsd::clock {
 namespace {

@@ -9,9 +9,9 @@
 
 #include "crypto/cpu.h"
 #include "crypto/key_ring.h"
-#include "crypto/siv_evp.h"
 #include "crypto/nts_crypto.h"
-#include "crypto/test_util.h"
+#include "crypto/siv_evp.h"
+#include "testing/test_bytes.h"
 
 namespace ntsd::crypto {
 namespace {

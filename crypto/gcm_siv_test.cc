@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "crypto/cpu.h"
-#include "crypto/test_util.h"
+#include "testing/test_bytes.h"
 
 namespace ntsd::crypto {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "crypto/cookie.h"
 #include "crypto/seed_file.h"
-#include "crypto/test_util.h"
+#include "testing/test_bytes.h"
 
 namespace ntsd::crypto {
 namespace {

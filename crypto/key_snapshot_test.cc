@@ -11,7 +11,7 @@
 #include "crypto/cookie.h"
 #include "crypto/key_ring.h"
 #include "crypto/nts_crypto.h"
-#include "crypto/test_util.h"
+#include "testing/test_bytes.h"
 
 namespace ntsd::crypto {
 namespace {

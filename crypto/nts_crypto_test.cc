@@ -9,7 +9,7 @@
 
 #include "crypto/cpu.h"
 #include "crypto/key_ring.h"
-#include "crypto/test_util.h"
+#include "testing/test_bytes.h"
 
 namespace ntsd::crypto {
 namespace {

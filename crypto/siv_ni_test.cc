@@ -8,7 +8,7 @@
 
 #include "crypto/cpu.h"
 #include "crypto/siv_evp.h"
-#include "crypto/test_util.h"
+#include "testing/test_bytes.h"
 
 namespace ntsd::crypto {
 namespace {

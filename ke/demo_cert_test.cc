@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 
 #include "crypto/key_ring.h"
-#include "ke/ke_server.h"
 #include "ke/client.h"
-#include "ke/test_pki.h"
+#include "ke/ke_server.h"
+#include "testing/test_pki.h"
 
 namespace ntsd::ke {
 namespace {

@@ -2,8 +2,8 @@
 // throwaway PKI made at test time.
 #include "ke/ke_server.h"
 
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,11 +19,11 @@
 #include "crypto/aead.h"
 #include "crypto/cookie.h"
 #include "crypto/key_ring.h"
-#include "ke/negotiate.h"
 #include "ke/client.h"
-#include "ke/test_options.h"
-#include "ke/test_pki.h"
+#include "ke/negotiate.h"
 #include "proto/ke_record.h"
+#include "testing/ke_test_options.h"
+#include "testing/test_pki.h"
 
 namespace ntsd::ke {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include "ke/test_pki.h"
+#include "testing/test_pki.h"
 
 namespace ntsd::ke {
 namespace {

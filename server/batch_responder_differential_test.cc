@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "clock/nts_codec_testing.h"
 #include "crypto/cpu.h"
 #include "crypto/key_ring.h"
 #include "crypto/nts_crypto.h"
 #include "proto/ntp_packet.h"
 #include "server/batch_responder.h"
+#include "testing/nts_test_client.h"
 
 namespace ntsd::server {
 namespace {
@@ -67,8 +67,8 @@ class BatchResponderDifferential : public ::testing::Test {
                                     crypto::AeadId::kAesSivCmac512, crypto::AeadId::kAesSivCmac384};
     for (uint32_t i = 0; i < 24; ++i) {
       const crypto::AeadId aead = aeads[i % 8 < 4 ? 0 : (i % 8 < 6 ? 1 : i % 8 - 4)];
-      current_.push_back(clock::testing::sealed_session(keys_->current(), 100 + i, aead));
-      old_.push_back(clock::testing::sealed_session(yesterday_->current(), 200 + i, aead));
+      current_.push_back(testing::sealed_session(keys_->current(), 100 + i, aead));
+      old_.push_back(testing::sealed_session(yesterday_->current(), 200 + i, aead));
     }
   }
 
@@ -89,7 +89,7 @@ class BatchResponderDifferential : public ::testing::Test {
     const auto& pool = lane.kind == LaneKind::kOldKey ? old_ : current_;
     lane.session = &pool[rng() % pool.size()];
     const std::vector<uint8_t> uid(32 + 4 * (rng() % 4), static_cast<uint8_t>(rng()));
-    lane.request = clock::testing::request_bytes(*lane.session, rng() | 1, uid, rng() % 4, &lane.record);
+    lane.request = testing::request_bytes(*lane.session, rng() | 1, uid, rng() % 4, &lane.record);
     EXPECT_FALSE(lane.request.empty());
     const size_t cookie_at = 48 + 4 + uid.size() + 4;  // UID field, then the cookie's body
     switch (lane.kind) {
@@ -165,8 +165,9 @@ class BatchResponderDifferential : public ::testing::Test {
       ASSERT_TRUE(v.is_reply());
       ASSERT_EQ(v.kind, ReplyKind::kNts);
       EXPECT_EQ(v.key_age, lane.kind == LaneKind::kOldKey ? KeyAge::kPrevious : KeyAge::kCurrent);
-      const auto cookies = clock::testing::verified_cookies(
-          *lane.session, lane.record, std::span<const uint8_t>(want.buffers[i]).first(v.reply_size));
+      const auto cookies =
+          testing::verified_cookies(*lane.session, lane.record,
+                                    std::span<const uint8_t>(want.buffers[i]).first(v.reply_size));
       ASSERT_TRUE(cookies.has_value());
       ASSERT_FALSE(cookies->empty());
       for (const auto& cookie : *cookies) {
@@ -218,7 +219,7 @@ TEST_F(BatchResponderDifferential, full_batches_of_genuine_requests_agree) {
       }
       lane.session = &current_[at];
       const std::vector<uint8_t> uid(32, static_cast<uint8_t>(i));
-      lane.request = clock::testing::request_bytes(*lane.session, 0x1000 + i, uid, i % 8, &lane.record);
+      lane.request = testing::request_bytes(*lane.session, 0x1000 + i, uid, i % 8, &lane.record);
       lanes.push_back(std::move(lane));
     }
     compare(lanes, "pick " + std::to_string(pick));
@@ -232,7 +233,8 @@ TEST_F(BatchResponderDifferential, fixed_nonce_key_decides_the_reply_bytes) {
   Lane lane;
   lane.kind = LaneKind::kGenuine;
   lane.session = &current_[0];
-  lane.request = clock::testing::request_bytes(current_[0], 77, std::vector<uint8_t>(32, 9), 1, &lane.record);
+  lane.request =
+      testing::request_bytes(current_[0], 77, std::vector<uint8_t>(32, 9), 1, &lane.record);
   const std::vector<Lane> lanes = {lane};
   const Outcome a = run(crypto::evp_nts_crypto(), lanes);
   const Outcome b = run(crypto::evp_nts_crypto(), lanes);
@@ -247,8 +249,9 @@ TEST_F(BatchResponderDifferential, fixed_nonce_key_decides_the_reply_bytes) {
   responder.finish(kTx, std::span(&reply, 1));
   ASSERT_TRUE(reply.verdict.is_reply());
   EXPECT_NE(buffer, a.buffers[0]);
-  EXPECT_TRUE(clock::testing::verified_cookies(*lane.session, lane.record,
-                                               std::span<const uint8_t>(buffer).first(reply.verdict.reply_size)));
+  EXPECT_TRUE(
+      testing::verified_cookies(*lane.session, lane.record,
+                                std::span<const uint8_t>(buffer).first(reply.verdict.reply_size)));
 }
 
 }  // namespace

@@ -10,25 +10,25 @@
 #include <cstring>
 #include <vector>
 
-#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
 #include "server/respond.h"
+#include "testing/nts_test_client.h"
 
 namespace ntsd::server {
 namespace {
 
-using proto::NtpTimestamp;
 using clock::NtsSession;
 using clock::RequestRecord;
-using clock::testing::request_bytes;
-using clock::testing::verified_cookies;
-using clock::testing::with_tampered_cookie;
+using proto::NtpTimestamp;
+using testing::request_bytes;
+using testing::verified_cookies;
+using testing::with_tampered_cookie;
 
 NtsSession make_session(const crypto::MasterKey& key, uint32_t seed,
                         crypto::AeadId aead = crypto::AeadId::kAesSivCmac256) {
-  return clock::testing::sealed_session(key, seed, aead);
+  return testing::sealed_session(key, seed, aead);
 }
 
 constexpr int64_t kNow = 1'900'000'000;

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "clock/clock.h"
-#include "server/udp_test_client.h"
+#include "testing/udp_test_client.h"
 
 namespace ntsd::server {
 namespace {

@@ -4,7 +4,7 @@
 // field by field here (the tree's client codec only builds well-formed ones)
 // and sealed under the session's C2S key, so each rule is reached with a
 // valid cookie and a valid authenticator: only the rule under test is broken.
-// Replies are verified with the client codec (clock::testing::verified_cookies).
+// Replies are verified with the client codec (testing::verified_cookies).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,13 +12,13 @@
 #include <optional>
 #include <vector>
 
-#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/byte_order.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
 #include "server/batch_responder.h"
 #include "server/nts_request.h"
+#include "testing/nts_test_client.h"
 
 namespace ntsd::server {
 namespace {
@@ -68,7 +68,7 @@ class NtsConformance : public ::testing::Test {
   ServerState state_ = local_reference_state();
 
   NtsSession session(crypto::AeadId aead = crypto::AeadId::kAesSivCmac256) const {
-    return clock::testing::sealed_session(keys_->current(), 17, aead);
+    return testing::sealed_session(keys_->current(), 17, aead);
   }
 
   // Builds a request of `shape` for `s`, sealed under its C2S key; *record gets what it asked for.
@@ -156,7 +156,7 @@ class NtsConformance : public ::testing::Test {
     const Verdict v = answer(request, reply);
     ASSERT_TRUE(v.is_reply()) << drop_reason_name(v.reason);
     ASSERT_EQ(v.kind, ReplyKind::kNts);
-    const auto fresh = clock::testing::verified_cookies(s, record, reply);
+    const auto fresh = testing::verified_cookies(s, record, reply);
     ASSERT_TRUE(fresh) << "reply does not verify";
     EXPECT_EQ(fresh->size(), cookies);
   }
@@ -349,7 +349,7 @@ TEST_F(NtsConformance, extension_field_reject_malformed_after_the_authenticator)
 
 // §5.7: an unopenable cookie gets a NAK carrying only the Unique Identifier.
 TEST_F(NtsConformance, unopenable_cookie_gets_a_nak_no_larger_than_the_request) {
-  const auto s = clock::testing::with_tampered_cookie(session(), 50, 0x10);
+  const auto s = testing::with_tampered_cookie(session(), 50, 0x10);
   const auto request = build(s, Shape{.uid_length = 64}, nullptr);
   std::vector<uint8_t> reply;
   const Verdict v = answer(request, reply);

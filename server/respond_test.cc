@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
+#include "testing/nts_test_client.h"
 
 namespace ntsd::server {
 namespace {
@@ -207,18 +207,18 @@ TEST(Respond, reply_is_never_larger_than_the_request) {
     for (size_t uid_length : {32u, 64u}) {
       const std::vector<uint8_t> uid(uid_length, 0x5c);
       for (size_t placeholders = 0; placeholders <= 7; ++placeholders) {
-        const auto session = clock::testing::sealed_session(keys->current(), seed++, aead);
-        requests.push_back(clock::testing::request_bytes(session, 100 + seed, uid, placeholders));
+        const auto session = testing::sealed_session(keys->current(), seed++, aead);
+        requests.push_back(testing::request_bytes(session, 100 + seed, uid, placeholders));
         kiss.push_back(placeholders == 3);  // KoD RATE for an NTS request
-        const auto tampered = clock::testing::with_tampered_cookie(session, 33, 0x04);
-        requests.push_back(clock::testing::request_bytes(tampered, 200 + seed, uid, placeholders));
+        const auto tampered = testing::with_tampered_cookie(session, 33, 0x04);
+        requests.push_back(testing::request_bytes(tampered, 200 + seed, uid, placeholders));
         kiss.push_back(false);
       }
-      const auto old = clock::testing::sealed_session(expired->current(), seed++, aead);
-      requests.push_back(clock::testing::request_bytes(old, 300 + seed, uid, 2));
+      const auto old = testing::sealed_session(expired->current(), seed++, aead);
+      requests.push_back(testing::request_bytes(old, 300 + seed, uid, 2));
       kiss.push_back(false);
-      const auto unknown = clock::testing::sealed_session(future->current(), seed++, aead);
-      requests.push_back(clock::testing::request_bytes(unknown, 400 + seed, uid, 0));
+      const auto unknown = testing::sealed_session(future->current(), seed++, aead);
+      requests.push_back(testing::request_bytes(unknown, 400 + seed, uid, 0));
       kiss.push_back(false);
     }
   }

@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "clock/nts_codec.h"
-#include "clock/nts_codec_testing.h"
 #include "config/parser.h"
 #include "crypto/key_ring.h"
 #include "proto/ntp_packet.h"
-#include "server/udp_test_client.h"
+#include "testing/nts_test_client.h"
+#include "testing/udp_test_client.h"
 
 namespace ntsd::server {
 namespace {
@@ -194,21 +194,21 @@ TEST_P(ServerTest, answers_nts_requests_and_naks_bad_cookies) {
   crypto::KeyPublisher keys(ring.snapshot_at(kSimulatedNow / 1'000'000'000));
   auto server = start(2, &keys);
   ASSERT_NE(server, nullptr);
-  const auto session = clock::testing::sealed_session(keys.load()->current(), 21);
+  const auto session = testing::sealed_session(keys.load()->current(), 21);
   const std::vector<uint8_t> uid(32, 0x77);
   Client client;
   clock::RequestRecord record;
-  ASSERT_TRUE(client.send_to(server->port(),
-                             clock::testing::request_bytes(session, 4242, uid, 0, &record)));
+  ASSERT_TRUE(
+      client.send_to(server->port(), testing::request_bytes(session, 4242, uid, 0, &record)));
   const auto reply = client.receive();
   ASSERT_FALSE(reply.empty());
   // Verified (our UID echoed, authenticator under S2C) with exactly one fresh cookie.
-  const auto cookies = clock::testing::verified_cookies(session, record, reply);
+  const auto cookies = testing::verified_cookies(session, record, reply);
   ASSERT_TRUE(cookies);
   EXPECT_EQ(cookies->size(), 1u);
 
-  const auto bad = clock::testing::with_tampered_cookie(session, 40, 4);
-  ASSERT_TRUE(client.send_to(server->port(), clock::testing::request_bytes(bad, 4343, uid)));
+  const auto bad = testing::with_tampered_cookie(session, 40, 4);
+  ASSERT_TRUE(client.send_to(server->port(), testing::request_bytes(bad, 4343, uid)));
   const auto nak = client.receive();
   ASSERT_GE(nak.size(), 48u);
   EXPECT_EQ(proto::parse_header(nak)->reference_id, proto::refid_from_ascii("NTSN"));
@@ -329,7 +329,7 @@ TEST_P(ServerTest, key_rotation_mid_session_causes_no_nak) {
   auto server = start(2, &keys);
   ASSERT_NE(server, nullptr);
   // As a client does: each request takes the jar's cookie, each reply puts a fresh one back.
-  auto session = clock::testing::sealed_session(keys.load()->current(), 31);
+  auto session = testing::sealed_session(keys.load()->current(), 31);
   const std::vector<uint8_t> uid(32, 0x31);
   Client client;
   for (int round = 0; round < 4; ++round) {

@@ -18,12 +18,12 @@
 #include <vector>
 
 #include "clock/nts_codec.h"
-#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "crypto/nts_crypto.h"
 #include "proto/ntp_packet.h"
 #include "server/batch_responder.h"
 #include "server/respond.h"
+#include "testing/nts_test_client.h"
 
 namespace {
 
@@ -83,13 +83,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const int key = (control >> 3) * 2 + ((control & 4) ? 1 : 0);
         auto it = sessions.find(key);
         if (it == sessions.end()) {
-          it = sessions.emplace(key, clock::testing::sealed_session(fixture.keys->current(), control >> 3, aead)).first;
+          it = sessions
+                   .emplace(key,
+                            testing::sealed_session(fixture.keys->current(), control >> 3, aead))
+                   .first;
         }
         lane.session = &it->second;
         const std::vector<uint8_t> uid(32 + (control & 0x18), control);
         lane.placeholders = (control >> 5) & 7;
-        lane.request = clock::testing::request_bytes(*lane.session, 0x0102'0304'0506'0708ull + control, uid,
-                                                     lane.placeholders, &lane.record);
+        lane.request = testing::request_bytes(*lane.session, 0x0102'0304'0506'0708ull + control,
+                                              uid, lane.placeholders, &lane.record);
         check(!lane.request.empty());
         for (size_t i = 0; i < take && i < lane.request.size(); ++i) {
           lane.request[(i * 7 + control) % lane.request.size()] ^= bytes[i];
@@ -162,7 +165,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (lane.genuine) {
       check(v.is_reply() && v.kind == server::ReplyKind::kNts);
-      const auto cookies = clock::testing::verified_cookies(
+      const auto cookies = testing::verified_cookies(
           *lane.session, lane.record, std::span<const uint8_t>(lane.out.data(), v.reply_size));
       check(cookies.has_value() && cookies->size() == 1 + lane.placeholders);
     }

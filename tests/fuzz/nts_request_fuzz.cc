@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "clock/nts_codec.h"
-#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/extension_field.h"
 #include "server/nts_request.h"
+#include "testing/nts_test_client.h"
 
 namespace {
 
@@ -35,9 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::vector<uint8_t> packet;
   if ((data[0] & 1) && size >= 2) {
-    const auto session = clock::testing::sealed_session(keys->current(), data[1]);
+    const auto session = testing::sealed_session(keys->current(), data[1]);
     const std::vector<uint8_t> uid(32 + (data[1] & 0x1c), data[1]);
-    packet = clock::testing::request_bytes(session, 0x0102'0304'0506'0708ull, uid, (data[1] >> 5) & 7);
+    packet = testing::request_bytes(session, 0x0102'0304'0506'0708ull, uid, (data[1] >> 5) & 7);
     check(!packet.empty());
     for (size_t i = 2; i < size && i - 2 < packet.size(); ++i) packet[i - 2] ^= data[i];
   } else {

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "clock/nts_codec.h"
-#include "clock/nts_codec_testing.h"
 #include "crypto/key_ring.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
 #include "server/respond.h"
+#include "testing/nts_test_client.h"
 
 namespace {
 
@@ -44,10 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool built = (data[0] & 1) != 0 && size >= 3;
   if (built) {
     const auto aead = (data[1] & 1) ? crypto::AeadId::kAes128GcmSiv : crypto::AeadId::kAesSivCmac256;
-    session = clock::testing::sealed_session(fixture.keys->current(), data[1], aead);
+    session = testing::sealed_session(fixture.keys->current(), data[1], aead);
     const std::vector<uint8_t> uid(32 + (data[2] & 0x1c), data[2]);
-    request = clock::testing::request_bytes(session, 0x0102'0304'0506'0708ull + data[1], uid,
-                                            (data[2] >> 5) & 7, &record);
+    request = testing::request_bytes(session, 0x0102'0304'0506'0708ull + data[1], uid,
+                                     (data[2] >> 5) & 7, &record);
     check(!request.empty());
     for (size_t i = 3; i < size && i - 3 < request.size(); ++i) request[i - 3] ^= data[i];
   } else {
@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(fields.status == proto::EfStatus::kOk && fields.count == 2);
     check(fields.fields[1].type == proto::kEfNtsAuthenticator);
     // Unmutated key material: the client must be able to check the reply.
-    if (built && size <= 3) check(clock::testing::verified_cookies(session, record, reply).has_value());
+    if (built && size <= 3) check(testing::verified_cookies(session, record, reply).has_value());
   }
   if (verdict.kind == server::ReplyKind::kNak) {
     check(reply[1] == 0);  // stratum 0

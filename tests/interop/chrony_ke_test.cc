@@ -5,9 +5,8 @@
 // then sends to the Port record's port (their authenticators verify with the
 // C2S key ntsd sealed into the cookie they carry), and the cookies and keys
 // chronyd saved in its ntsdumpdir on exit.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -15,19 +14,18 @@
 
 #include <atomic>
 #include <cstdio>
-#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "crypto/aead.h"
 #include "crypto/cookie.h"
-#include "proto/extension_field.h"
-
 #include "ke/ke_server.h"
-#include "ke/test_options.h"
-#include "ke/test_pki.h"
+#include "proto/extension_field.h"
+#include "testing/ke_test_options.h"
+#include "testing/test_pki.h"
 #include "tests/interop/interop_util.h"
 
 namespace ntsd::interop {
@@ -43,11 +41,12 @@ constexpr char kChronyd[] = "/var/cache/ntsd-peers/chrony/usr/sbin/chronyd";
 
 TEST(ChronyInterop, ChronydGetsCookiesFromNtsd) {
   ASSERT_TRUE(executable(kChronyd)) << kChronyd << " missing (deploy/setup-dev.sh unpacks chrony 4.3 there)";
-  const std::string dir = ke::testing::test_tmpdir() + "/chrony";
+  const std::string dir = testing::test_tmpdir() + "/chrony";
   std::filesystem::create_directories(dir + "/dump");
-  ke::testing::TestPki pki;
+  testing::TestPki pki;
   std::string error;
-  ASSERT_TRUE(ke::testing::make_test_pki(dir + "/pki", ke::testing::KeyKind::kEcdsaP256, pki, &error)) << error;
+  ASSERT_TRUE(testing::make_test_pki(dir + "/pki", testing::KeyKind::kEcdsaP256, pki, &error))
+      << error;
 
   auto keys = test_keys();
   // A UDP socket stands in for the NTP server (the next issue): it only records chronyd's requests.
@@ -70,7 +69,7 @@ TEST(ChronyInterop, ChronydGetsCookiesFromNtsd) {
       if (n > 0) requests.emplace_back(buf, buf + n);
     }
   });
-  ke::KeOptions opts = ke::testing::loopback_options(pki);
+  ke::KeOptions opts = testing::loopback_options(pki);
   opts.ntp_port = ntp_port;
   auto server = ke::KeServer::start(opts, *keys, &error);
   ASSERT_TRUE(server) << error;

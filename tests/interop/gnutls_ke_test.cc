@@ -5,8 +5,8 @@
 #include <cstdio>
 
 #include "ke/ke_server.h"
-#include "ke/test_options.h"
-#include "ke/test_pki.h"
+#include "testing/ke_test_options.h"
+#include "testing/test_pki.h"
 #include "tests/interop/interop_util.h"
 
 namespace ntsd::interop {
@@ -16,13 +16,13 @@ constexpr char kGnutlsCli[] = "/usr/bin/gnutls-cli";
 
 TEST(GnutlsInterop, HandshakeWithAlpnAndCookies) {
   ASSERT_TRUE(executable(kGnutlsCli)) << kGnutlsCli << " missing: apt-get install gnutls-bin";
-  ke::testing::TestPki pki;
+  testing::TestPki pki;
   std::string error;
-  ASSERT_TRUE(ke::testing::make_test_pki(ke::testing::test_tmpdir() + "/pki", ke::testing::KeyKind::kEcdsaP256, pki,
-                                         &error))
+  ASSERT_TRUE(testing::make_test_pki(testing::test_tmpdir() + "/pki", testing::KeyKind::kEcdsaP256,
+                                     pki, &error))
       << error;
   auto keys = test_keys();
-  const ke::KeOptions opts = ke::testing::loopback_options(pki);
+  const ke::KeOptions opts = testing::loopback_options(pki);
   auto server = ke::KeServer::start(opts, *keys, &error);
   ASSERT_TRUE(server) << error;
 

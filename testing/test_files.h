@@ -1,13 +1,13 @@
 #pragma once
 // Test-only: a fresh folder under $TEST_TMPDIR and whole-file read/write, for
-// the tests of clock/'s file formats (cookie jar, driftfile, statistics).
+// the tests of file formats (clock/'s cookie jar, driftfile, statistics).
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
-namespace ntsd::clock::testing {
+namespace ntsd::testing {
 
 // $TEST_TMPDIR/name (else /tmp/name), emptied and created.
 inline std::string temp_dir(const char* name) {
@@ -29,4 +29,4 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-}  // namespace ntsd::clock::testing
+}  // namespace ntsd::testing

@@ -1,12 +1,12 @@
-// Test helpers: hex decoding and a seeded byte generator (tests only).
 #pragma once
+// Test-only: hex decoding (test vectors) and random bytes from a seeded generator.
 
 #include <cstdint>
 #include <random>
 #include <string_view>
 #include <vector>
 
-namespace ntsd::crypto::testing {
+namespace ntsd::testing {
 
 inline std::vector<uint8_t> hex(std::string_view s) {
   std::vector<uint8_t> out;
@@ -33,4 +33,4 @@ inline std::vector<uint8_t> random_bytes(std::mt19937_64& rng, size_t n) {
   return out;
 }
 
-}  // namespace ntsd::crypto::testing
+}  // namespace ntsd::testing

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ntsd::server::testing {
+namespace ntsd::testing {
 
 class UdpTestClient {
  public:
@@ -23,4 +23,4 @@ class UdpTestClient {
   int fd_;
 };
 
-}  // namespace ntsd::server::testing
+}  // namespace ntsd::testing

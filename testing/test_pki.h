@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace ntsd::ke::testing {
+namespace ntsd::testing {
 
 enum class KeyKind { kEcdsaP256, kRsa2048 };
 
@@ -21,7 +21,8 @@ std::string test_tmpdir();
 bool make_test_pki(const std::string& dir, KeyKind kind, TestPki& out, std::string* error,
                    const std::string& cn = "localhost");
 // Another server certificate from the same CA, written to `prefix`.pem / `prefix`.key.
-bool make_server_cert(const TestPki& ca, const std::string& prefix, KeyKind kind, const std::string& cn,
-                      std::string& cert, std::string& key, std::string* error);
+bool make_server_cert(const TestPki& ca, const std::string& prefix, KeyKind kind,
+                      const std::string& cn, std::string& cert, std::string& key,
+                      std::string* error);
 
-}  // namespace ntsd::ke::testing
+}  // namespace ntsd::testing

@@ -1,11 +1,14 @@
-#include "clock/nts_codec_testing.h"
+#include "testing/nts_test_client.h"
 
 #include <array>
 #include <random>
 
 #include "crypto/cookie.h"
 
-namespace ntsd::clock::testing {
+namespace ntsd::testing {
+
+using clock::NtsSession;
+using clock::RequestRecord;
 
 NtsSession sealed_session(const crypto::MasterKey& sealing_key, uint32_t seed, crypto::AeadId aead,
                           size_t cookies) {
@@ -22,7 +25,7 @@ NtsSession sealed_session(const crypto::MasterKey& sealing_key, uint32_t seed, c
     cookie.resize(crypto::cookie_length(aead));
     cookie.resize(crypto::seal_cookie(sealing_key, keys, nonce, cookie));
   }
-  return make_session(aead, c2s, s2c, sealed);
+  return clock::make_session(aead, c2s, s2c, sealed);
 }
 
 std::vector<uint8_t> request_bytes(const NtsSession& session, uint64_t transmit,
@@ -30,9 +33,9 @@ std::vector<uint8_t> request_bytes(const NtsSession& session, uint64_t transmit,
                                    RequestRecord* record) {
   NtsSession copy = session;
   RequestRecord local;
-  std::vector<uint8_t> out(kMaxRequestLength);
-  out.resize(build_nts_request_with_placeholders(copy, transmit, unique_id, placeholders, out,
-                                                 record ? *record : local));
+  std::vector<uint8_t> out(clock::kMaxRequestLength);
+  out.resize(clock::build_nts_request_with_placeholders(copy, transmit, unique_id, placeholders,
+                                                        out, record ? *record : local));
   return out;
 }
 
@@ -40,10 +43,11 @@ std::optional<std::vector<std::vector<uint8_t>>> verified_cookies(const NtsSessi
                                                                   const RequestRecord& record,
                                                                   std::span<const uint8_t> reply) {
   NtsSession client = session;
-  std::array<uint8_t, kMaxCookieLength> scratch;
+  std::array<uint8_t, clock::kMaxCookieLength> scratch;
   while (client.jar.take(scratch) != 0) {
   }
-  if (verify_nts_reply(client, record, reply) != ReplyVerdict::kVerified) return std::nullopt;
+  if (clock::verify_nts_reply(client, record, reply) != clock::ReplyVerdict::kVerified)
+    return std::nullopt;
   return client.jar.cookies();
 }
 
@@ -51,10 +55,10 @@ NtsSession with_tampered_cookie(const NtsSession& session, size_t at, uint8_t ma
   auto cookies = session.jar.cookies();
   if (!cookies.empty() && at < cookies.front().size()) cookies.front()[at] ^= mask;
   NtsSession out =
-      make_session(session.aead, session.c2s_key.bytes(), session.s2c_key.bytes(), cookies);
+      clock::make_session(session.aead, session.c2s_key.bytes(), session.s2c_key.bytes(), cookies);
   out.ntp_host = session.ntp_host;
   out.ntp_port = session.ntp_port;
   return out;
 }
 
-}  // namespace ntsd::clock::testing
+}  // namespace ntsd::testing

@@ -1,11 +1,11 @@
-#include "ke/test_pki.h"
+#include "testing/test_pki.h"
 
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
 
-namespace ntsd::ke::testing {
+namespace ntsd::testing {
 namespace {
 
 bool run(const std::string& cmd, const std::string& log, std::string* error) {
@@ -18,7 +18,8 @@ bool run(const std::string& cmd, const std::string& log, std::string* error) {
 }
 
 std::string newkey(KeyKind kind) {
-  return kind == KeyKind::kEcdsaP256 ? "-newkey ec -pkeyopt ec_paramgen_curve:P-256" : "-newkey rsa:2048";
+  return kind == KeyKind::kEcdsaP256 ? "-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+                                     : "-newkey rsa:2048";
 }
 
 bool concat(std::initializer_list<std::string> parts, const std::string& to) {
@@ -38,8 +39,9 @@ std::string test_tmpdir() {
   return d != nullptr && *d != '\0' ? d : "/tmp";
 }
 
-bool make_server_cert(const TestPki& ca, const std::string& prefix, KeyKind kind, const std::string& cn,
-                      std::string& cert, std::string& key, std::string* error) {
+bool make_server_cert(const TestPki& ca, const std::string& prefix, KeyKind kind,
+                      const std::string& cn, std::string& cert, std::string& key,
+                      std::string* error) {
   const std::string log = ca.dir + "/openssl.log";
   const std::string ext = prefix + ".ext";
   {
@@ -52,7 +54,8 @@ bool make_server_cert(const TestPki& ca, const std::string& prefix, KeyKind kind
   key = prefix + ".key";
   cert = prefix + ".pem";
   const std::string leaf = prefix + ".leaf.pem";
-  if (!run("openssl req -new " + newkey(kind) + " -nodes -keyout " + key + " -out " + prefix + ".csr -subj /CN=" + cn,
+  if (!run("openssl req -new " + newkey(kind) + " -nodes -keyout " + key + " -out " + prefix +
+               ".csr -subj /CN=" + cn,
            log, error) ||
       !run("openssl x509 -req -in " + prefix + ".csr -CA " + ca.ca_cert + " -CAkey " + ca.ca_key +
                " -CAcreateserial -days 30 -sha256 -extfile " + ext + " -out " + leaf,
@@ -65,14 +68,16 @@ bool make_server_cert(const TestPki& ca, const std::string& prefix, KeyKind kind
   return true;
 }
 
-bool make_test_pki(const std::string& dir, KeyKind kind, TestPki& out, std::string* error, const std::string& cn) {
+bool make_test_pki(const std::string& dir, KeyKind kind, TestPki& out, std::string* error,
+                   const std::string& cn) {
   out = TestPki{};
   out.dir = dir;
   ::mkdir(dir.c_str(), 0700);
   out.ca_cert = dir + "/ca.pem";
   out.ca_key = dir + "/ca.key";
   const std::string log = dir + "/openssl.log";
-  if (!run("openssl req -x509 " + newkey(kind) + " -nodes -keyout " + out.ca_key + " -out " + out.ca_cert +
+  if (!run("openssl req -x509 " + newkey(kind) + " -nodes -keyout " + out.ca_key + " -out " +
+               out.ca_cert +
                " -days 30 -sha256 -subj /CN=ntsd-test-ca -addext basicConstraints=critical,CA:TRUE"
                " -addext keyUsage=critical,keyCertSign,cRLSign",
            log, error)) {
@@ -81,4 +86,4 @@ bool make_test_pki(const std::string& dir, KeyKind kind, TestPki& out, std::stri
   return make_server_cert(out, dir + "/server", kind, cn, out.cert, out.key, error);
 }
 
-}  // namespace ntsd::ke::testing
+}  // namespace ntsd::testing

@@ -1,11 +1,11 @@
-#include "server/udp_test_client.h"
+#include "testing/udp_test_client.h"
 
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace ntsd::server::testing {
+namespace ntsd::testing {
 
 UdpTestClient::UdpTestClient(const char* source_address) {
   fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -35,4 +35,4 @@ std::vector<uint8_t> UdpTestClient::receive(int timeout_ms) {
   return buffer;
 }
 
-}  // namespace ntsd::server::testing
+}  // namespace ntsd::testing
