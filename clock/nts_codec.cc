@@ -22,7 +22,7 @@ size_t cookie_field_size(size_t cookie_length) {
 }
 
 // Header fields other than mode, version and transmit stay zero: like chrony,
-// the client reveals nothing about its clock (WIRE-NOTES.md §2).
+// the client reveals nothing about its clock (../shared/WIRE-NOTES.md §2).
 void write_client_header(uint64_t transmit, std::span<uint8_t> out) {
   std::memset(out.data(), 0, proto::kNtpHeaderSize);
   out[proto::kOffsetLiVnMode] = proto::li_vn_mode(proto::Leap::kNone, 4, proto::Mode::kClient);

@@ -1,5 +1,5 @@
 // The NTS client codec against ntsd's own server code: replies come from the
-// real request path (//server:respond, //server:batch_responder); forged,
+// real request path (//server:respond: respond() and BatchResponder); forged,
 // truncated and mismatched replies must all fail; a session persisted as raw
 // keys and cookies keeps working. NTS-KE: nts_ke_test.cc.
 #include "clock/nts_codec.h"

@@ -17,7 +17,7 @@
 
 namespace ntsd::daemon {
 
-// syslog(3) priorities, the values sd-daemon.h's SD_ERR … SD_INFO prefix.
+// syslog(3) priorities, the values systemd's sd-daemon.h SD_ERR … SD_INFO prefix.
 enum class Level : uint8_t { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6 };
 
 // The class of a line the operator asked for (SIGUSR1's counters): never masked.

@@ -48,7 +48,7 @@ TEST(Log, StderrAndJournalForms) {
             "ntsd: warning: nts key k is not readable\n");
   EXPECT_EQ(format_stderr_line(Level::kInfo, "serving NTP on 127.0.0.1:123", false),
             "ntsd: serving NTP on 127.0.0.1:123\n");
-  // sd-daemon.h: SD_ERR "<3>", SD_WARNING "<4>", SD_NOTICE "<5>", SD_INFO "<6>".
+  // systemd's sd-daemon.h: SD_ERR "<3>", SD_WARNING "<4>", SD_NOTICE "<5>", SD_INFO "<6>".
   EXPECT_EQ(format_stderr_line(Level::kError, "not started: x", true),
             "<3>error: not started: x\n");
   EXPECT_EQ(format_stderr_line(Level::kWarning, "w", true), "<4>warning: w\n");

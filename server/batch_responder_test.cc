@@ -57,7 +57,7 @@ TEST_F(NtsRespond, answers_a_chrony_style_request_with_one_fresh_cookie) {
   const auto session = make_session(keys_->current(), 1);
   RequestRecord record;
   const auto request = request_bytes(session, 0x1111'2222'3333'4444ull, uid_, 0, &record);
-  // chrony's layout (WIRE-NOTES.md): UID 36, cookie field, authenticator 40;
+  // chrony's layout (../shared/WIRE-NOTES.md): UID 36, cookie field, authenticator 40;
   // ntsd's cookies are 104 bytes (chrony's 100), so 232 bytes as with NTPsec.
   ASSERT_EQ(request.size(), 48u + 36 + 4 + 104 + 40);
   std::vector<uint8_t> reply;

@@ -168,7 +168,7 @@ TEST(Respond, answers_unknown_extension_fields_plainly) {
 }
 
 TEST(Respond, drops_malformed_nts_fields_while_nts_is_off) {
-  // chrony's request layout (WIRE-NOTES.md): UID 36, cookie 104, authenticator
+  // chrony's request layout (../shared/WIRE-NOTES.md): UID 36, cookie 104, authenticator
   // 40 — here with an authenticator body that is not nonce/ciphertext shaped.
   auto request = client_request();
   append_field(request, proto::kEfUniqueIdentifier, 32);

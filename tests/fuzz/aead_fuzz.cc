@@ -4,7 +4,7 @@
 // AES-SIV-CMAC-256 and AES-128-GCM-SIV alike, and agree on rejecting a
 // tampered message; arbitrary bytes opened as cookies must give the same
 // status on the single path and on every implementation's batch, and never
-// crash. Only the public interfaces (aead.h, nts_crypto.h): the kernels are
+// crash. Only the public interfaces (crypto/aead.h, crypto/nts_crypto.h): the kernels are
 // private to crypto/.
 #include <cstddef>
 #include <cstdint>

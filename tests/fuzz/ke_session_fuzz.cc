@@ -1,5 +1,5 @@
 // Fuzzes the NTS-KE server session's request path (ke/request_reader, then
-// what session.cc answers: negotiate::respond or an Error record) with the
+// what ke/session.cc answers: negotiate::respond or an Error record) with the
 // same bytes fed whole and in arbitrary chunks.
 // Input: byte 0 = k (0..15), the next k bytes = chunk sizes used in turn
 // (0: as much as fits), the rest = what the client sends.
