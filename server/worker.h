@@ -50,6 +50,8 @@ class NtpResponder final : public Responder {
   ~NtpResponder() override;
   // False when NTS is on but every key-reader slot was taken (the server refuses to start).
   bool has_key_reader() const { return keys_ == nullptr || reader_ != crypto::SnapshotPublisherBase::kNoReader; }
+  // Its key-reader slot (kNoReader without NTS).
+  crypto::SnapshotPublisherBase::ReaderId key_reader() const { return reader_; }
 
   void prepare(std::span<const Request> requests, std::span<Reply> replies) override;
   void finish(proto::NtpTimestamp tx_time, std::span<Reply> replies) override;
