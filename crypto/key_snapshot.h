@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "crypto/siv_key.h"
@@ -87,6 +88,19 @@ class SnapshotPublisherBase {
   size_t retired_count() const;
   // Writer: frees retired snapshots every reader has moved past (publish() also does this).
   void reclaim();
+  // For server/no_shared_lines_test.cc: the bytes quiescent(reader) writes (the reader's slot),
+  // the epoch every reader loads, and the writer's own fields.
+  std::span<const std::byte> reader_slot_bytes(ReaderId reader) const {
+    return std::as_bytes(std::span(&readers_[reader], 1));
+  }
+  std::span<const std::byte> epoch_bytes() const { return std::as_bytes(std::span(&epoch_, 1)); }
+  std::span<const std::byte> writer_bytes() const {
+    const auto* begin = reinterpret_cast<const std::byte*>(&writer_mu_);
+    return {begin, reinterpret_cast<const std::byte*>(&retired_ + 1)};
+  }
+
+  // The cache-line size the layout below is padded to (x86-64, ARM64 Neoverse).
+  static constexpr size_t kCacheLine = 64;
 
  protected:
   SnapshotPublisherBase() = default;
@@ -98,18 +112,25 @@ class SnapshotPublisherBase {
 
  private:
   static constexpr uint64_t kOffline = ~uint64_t{0};
-  struct alignas(64) Reader {
+  // One cache line per reader: quiescent() stores to it after every batch, so
+  // two workers' slots must never share a line (false sharing).
+  struct alignas(kCacheLine) Reader {
     std::atomic<uint64_t> seen{kOffline};
     std::atomic<bool> in_use{false};
   };
+  static_assert(sizeof(Reader) == kCacheLine);
   struct Retired {
     const void* ptr;
     void (*deleter)(const void*);
     uint64_t epoch;
   };
   Reader readers_[kMaxReaders];
-  std::atomic<uint64_t> epoch_{1};
-  mutable std::mutex writer_mu_;  // writers only; readers never take it
+  // Every reader loads epoch_ (quiescent()) after each batch; only publish()
+  // stores it. The writer's own fields go on the next line: the rotation
+  // thread takes the mutex every second (reclaim()), and sharing a line with
+  // it would cost every worker a cache miss each time.
+  alignas(kCacheLine) std::atomic<uint64_t> epoch_{1};
+  alignas(kCacheLine) mutable std::mutex writer_mu_;  // writers only; readers never take it
   std::vector<Retired> retired_;
 };
 
@@ -132,9 +153,13 @@ class SnapshotPublisher : public SnapshotPublisherBase {
     const T* old = current_.exchange(next.release(), std::memory_order_seq_cst);
     retire(old, [](const void* p) { delete static_cast<const T*>(p); });
   }
+  // For server/no_shared_lines_test.cc: the pointer every reader loads.
+  std::span<const std::byte> current_bytes() const { return std::as_bytes(std::span(&current_, 1)); }
 
  private:
-  std::atomic<const T*> current_;
+  // Loaded by every reader each batch, stored only by publish(): a line of its
+  // own, not the tail of the base's writer fields (mutex, retired list).
+  alignas(kCacheLine) std::atomic<const T*> current_;
 };
 
 using KeyPublisher = SnapshotPublisher<KeySnapshot>;

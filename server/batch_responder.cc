@@ -64,7 +64,10 @@ DropReason classify(std::span<const uint8_t> request, NtsRequest* nts, NtsShape*
 // scratch only for the batch that needs them: finish() wipes what the batch
 // used, prepare() wipes anything a batch left behind without a finish(), and
 // the destructor wipes it all (OPENSSL_cleanse through crypto::wipe_session_keys).
-struct BatchResponder::Scratch {
+// Cache-line aligned: it is written every batch, and without it a heap chunk
+// need only be 16-byte aligned (glibc serves it from the heap, not mmap,
+// once the dynamic mmap threshold has risen past its size).
+struct alignas(64) BatchResponder::Scratch {
   ~Scratch() { wipe(kMaxBatch, kMaxBatch, kMaxFreshCookies, kMaxBatch); }
   void wipe(size_t opened, size_t verifying, size_t fresh, size_t sealing);
 

@@ -32,14 +32,16 @@ struct alignas(64) WorkerCounters {
   Counter nts_replied;  // NTS-authenticated replies
   Counter kod_rate;     // Kiss-o'-Death RATE replies
   Counter mode6_queued;  // mode-6 (ntpq) requests handed to the ops thread
-  // Written by the ops thread, each field by it alone (so still one writer
-  // per counter): what became of this worker's queued mode-6 requests.
-  Counter mode6_answered;     // answered with data
-  Counter mode6_refused;      // answered with an error status (writes, unknown association or variable)
-  Counter mode6_send_errors;  // the reply's sendto() failed
   std::array<Counter, static_cast<size_t>(DropReason::kCount)> dropped;
   std::array<Counter, static_cast<size_t>(NakReason::kCount)> naks;
   std::array<Counter, static_cast<size_t>(KeyAge::kCount)> cookie_key_age;
+  // Written by the ops thread, each field by it alone (so still one writer
+  // per counter): what became of this worker's queued mode-6 requests. On a
+  // cache line of their own, so the ops thread never writes a line the
+  // worker writes (they once shared one with kod_rate and dropped[0..2]).
+  alignas(64) Counter mode6_answered;  // answered with data
+  Counter mode6_refused;      // answered with an error status (writes, unknown association or variable)
+  Counter mode6_send_errors;  // the reply's sendto() failed
 
   void count_drop(DropReason why) { dropped[static_cast<size_t>(why)].add(); }
   // Counts one answered request by what kind of reply it got.

@@ -56,7 +56,9 @@ struct ClientActivity {
   int32_t leak = 0;       // NTPsec's leaky bucket, seconds; at or above limit_s: refused
 };
 
-class RateLimiter {
+// Cache-line aligned: the worker writes its hand and counters on every check,
+// so no other worker's object may share its lines.
+class alignas(64) RateLimiter {
  public:
   static constexpr size_t kDefaultCapacity = 65536;
   static constexpr size_t kMaxCapacity = size_t{1} << 30;

@@ -31,8 +31,10 @@ ServerState local_reference_state(uint8_t stratum = 10);
 
 // Single-writer, many-reader cell for a small trivially copyable value: a
 // seqlock over atomic words. Readers never block the writer and take no lock
-// or reference count; a read that overlaps a write retries.
-class ServerStateCell {
+// or reference count; a read that overlaps a write retries. Every worker
+// reads it each batch, so it owns its cache line: nothing placed next to it
+// (it lives on the daemon's stack) can invalidate the workers' copies.
+class alignas(64) ServerStateCell {
  public:
   explicit ServerStateCell(const ServerState& initial) { publish(initial); }
   void publish(const ServerState& state);
@@ -44,5 +46,6 @@ class ServerStateCell {
   std::atomic<uint64_t> sequence_{0};
   std::array<std::atomic<uint64_t>, kWords> words_{};
 };
+static_assert(sizeof(ServerStateCell) == 64);
 
 }  // namespace ntsd::server

@@ -42,7 +42,9 @@ class Responder {
 
 // ntsd's responder: BatchResponder with one ServerState snapshot and one
 // cookie-key snapshot per batch (the key snapshot released in idle()).
-class NtpResponder final : public Responder {
+// Cache-line aligned: its nonce source is written every NTS batch, so no other
+// worker's object may share its lines, whichever thread allocated them.
+class alignas(64) NtpResponder final : public Responder {
  public:
   // `keys` null: NTS off. `crypto` must outlive the responder.
   NtpResponder(const ServerStateCell& state, crypto::KeyPublisher* keys, const crypto::NtsCrypto& crypto,
@@ -72,7 +74,9 @@ struct WorkerOptions {
   Mode6Inbox* mode6 = nullptr;  // this worker's queue to the ntpq responder; null: mode 6 is dropped
 };
 
-class Worker {
+// Cache-line aligned: its batch arrays are written every round, so no other
+// worker's object may share its lines, whichever thread allocated them.
+class alignas(64) Worker {
  public:
   Worker(std::unique_ptr<PacketIo> io, std::unique_ptr<Responder> responder, const WorkerOptions& options,
          WorkerCounters& counters);
