@@ -86,6 +86,27 @@ class BackendStartTest : public ::testing::Test {
     std::_Exit(server == nullptr ? 0 : 1);
   }
 
+  // Automatic choice under the same filters: recvmmsg/sendmmsg, and it serves,
+  // whether the ring cannot be made or is made but cannot be entered.
+  [[noreturn]] void start_auto_and_serve() {
+    std::string error;
+    auto server = start(IoBackend::kAuto, &error);
+    if (server == nullptr) {
+      std::fprintf(stderr, "Server::start failed: %s\n", error.c_str());
+      std::_Exit(1);
+    }
+    ntsd::testing::UdpTestClient client;
+    std::vector<uint8_t> request(48, 0);
+    request[0] = proto::li_vn_mode(proto::Leap::kNone, 4, proto::Mode::kClient);
+    request[47] = 7;
+    const bool answered = client.send_to(server->port(), request) && client.receive().size() == 48;
+    std::fprintf(stderr, "backend %s, answered %d, fallback: %s\n", server->backend_name(), answered,
+                 server->fallback_reason().c_str());
+    std::fflush(stderr);
+    server->stop();
+    std::_Exit(answered ? 0 : 1);
+  }
+
   ServerStateCell state_{local_reference_state()};
   clock::SimulatedClock clock_{int64_t{1'900'000'000} * 1'000'000'000};
 };
@@ -112,29 +133,22 @@ TEST_F(BackendStartTest, a_ring_that_cannot_be_entered_fails_start) {
       ::testing::ExitedWithCode(0), "Server::start: worker [01]: io_uring_submit: Operation not permitted");
 }
 
-// Automatic choice under the same filter: recvmmsg/sendmmsg, and it serves.
 TEST_F(BackendStartTest, io_uring_denied_falls_back_to_mmsg_when_chosen_automatically) {
   EXPECT_EXIT(
       {
         deny_syscalls({__NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register});
-        std::string error;
-        auto server = start(IoBackend::kAuto, &error);
-        if (server == nullptr) {
-          std::fprintf(stderr, "Server::start failed: %s\n", error.c_str());
-          std::_Exit(1);
-        }
-        ntsd::testing::UdpTestClient client;
-        std::vector<uint8_t> request(48, 0);
-        request[0] = proto::li_vn_mode(proto::Leap::kNone, 4, proto::Mode::kClient);
-        request[47] = 7;
-        const bool answered = client.send_to(server->port(), request) && client.receive().size() == 48;
-        std::fprintf(stderr, "backend %s, answered %d, fallback: %s\n", server->backend_name(), answered,
-                     server->fallback_reason().c_str());
-        std::fflush(stderr);
-        server->stop();
-        std::_Exit(answered ? 0 : 1);
+        start_auto_and_serve();
       },
       ::testing::ExitedWithCode(0), "backend mmsg, answered 1, fallback: io_uring_queue_init: Operation not permitted");
+}
+
+TEST_F(BackendStartTest, a_ring_that_cannot_be_entered_falls_back_to_mmsg_when_chosen_automatically) {
+  EXPECT_EXIT(
+      {
+        deny_syscalls({__NR_io_uring_enter});
+        start_auto_and_serve();
+      },
+      ::testing::ExitedWithCode(0), "backend mmsg, answered 1, fallback: io_uring_submit: Operation not permitted");
 }
 
 }  // namespace

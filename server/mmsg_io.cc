@@ -17,7 +17,7 @@ namespace {
 constexpr size_t kSlots = 64;  // datagrams per batch
 constexpr size_t kControlSize = CMSG_SPACE(sizeof(timespec)) + 64;
 
-class MmsgIo final : public PacketIo {
+class alignas(64) MmsgIo final : public PacketIo {
  public:
   MmsgIo(std::span<const int> sockets, const CoalesceOptions& coalesce)
       : sockets_(sockets.begin(), sockets.end()), coalesce_(coalesce) {}

@@ -136,6 +136,21 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
         launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
         return;
       }
+      if (!io->start(&why)) {
+        // kAuto: a ring that was made but cannot be entered (a seccomp
+        // profile that allows io_uring_setup but not io_uring_enter) is no
+        // reason to refuse: serve with recvmmsg/sendmmsg, as when it cannot be made.
+        if (options.backend != IoBackend::kAuto || std::string(io->name()) != "io_uring") {
+          launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
+          return;
+        }
+        launch->fallback_reason = why;
+        io = make_packet_io(IoBackend::kMmsg, raw->worker_sockets_[w], options.coalesce, &why, &launch->fallback_reason);
+        if (io == nullptr || !io->start(&why)) {
+          launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
+          return;
+        }
+      }
       launch->backend_name = io->name();
       auto responder = std::make_unique<NtpResponder>(state, options.keys, crypto, options.require_nts);
       if (!responder->has_key_reader()) {

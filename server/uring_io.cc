@@ -44,7 +44,7 @@ struct RecvCompletion {
   uint32_t flags;
 };
 
-class UringIo final : public PacketIo {
+class alignas(64) UringIo final : public PacketIo {
  public:
   UringIo(std::span<const int> sockets, const CoalesceOptions& coalesce)
       : sockets_(sockets.begin(), sockets.end()), rearm_(sockets.size(), false), coalesce_(coalesce) {}
