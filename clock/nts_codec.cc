@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
+#include "crypto/cookie.h"
 #include "crypto/nonce_source.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
@@ -182,11 +184,40 @@ size_t build_plain_request(uint64_t transmit, std::span<uint8_t> out) {
 
 namespace {
 
-// Placeholders: the refill policy (`refill`, with `count` requests in flight)
-// or exactly `count`.
-size_t build_request(NtsSession& session, uint64_t transmit, std::span<const uint8_t> unique_id,
-                     bool refill, size_t count, std::span<uint8_t> out, RequestRecord& record) {
-  if (!session.c2s || unique_id.empty() || unique_id.size() > kMaxUniqueIdLength) return 0;
+// A cookie taken from the jar for a request being built, put back if the request fails.
+struct TakenCookie {
+  std::array<uint8_t, kMaxCookieLength> bytes;
+  size_t length = 0;
+  bool reused = false;  // session.last_cookie again: nothing to put back
+  void put_back(NtsSession& session) const {
+    if (!reused) session.jar.add(std::span(bytes).first(length));
+  }
+};
+
+// The authenticator field at the end of a request: AD (all before it), nonce and tag in place.
+struct RequestAuth {
+  crypto::Bytes ad, nonce;
+  std::span<uint8_t> tag;
+};
+
+std::optional<RequestAuth> request_auth(std::span<uint8_t> packet, crypto::AeadId aead) {
+  const size_t nonce_length = crypto::aead_nonce_length(aead);
+  const size_t field = proto::nts_authenticator_field_size(nonce_length, crypto::kAeadTagLength);
+  if (packet.size() < proto::kNtpHeaderSize + field) return std::nullopt;
+  const size_t at = packet.size() - field;
+  const size_t nonce_at = at + proto::kEfHeaderSize + 4;
+  const size_t tag_at = nonce_at + proto::pad4(nonce_length);
+  return RequestAuth{packet.first(at), packet.subspan(nonce_at, nonce_length),
+                     packet.subspan(tag_at, crypto::kAeadTagLength)};
+}
+
+// Everything of a request but the tag (zeros): header, UID, cookie, placeholders (the refill
+// policy with `count` requests in flight when `refill`, else exactly `count`), authenticator with
+// a fresh nonce. Returns the length; 0 with the jar untouched on failure.
+size_t write_request(NtsSession& session, uint64_t transmit, std::span<const uint8_t> unique_id,
+                     bool refill, size_t count, std::span<uint8_t> out, RequestRecord& record,
+                     TakenCookie& cookie) {
+  if (unique_id.empty() || unique_id.size() > kMaxUniqueIdLength) return 0;
   const size_t nonce_length = crypto::aead_nonce_length(session.aead);
   const size_t fixed = proto::kNtpHeaderSize + proto::kEfHeaderSize +
                        proto::pad4(unique_id.size()) +
@@ -195,20 +226,21 @@ size_t build_request(NtsSession& session, uint64_t transmit, std::span<const uin
 
   // Take the oldest cookie; with an empty jar resend the last one (the server
   // may still accept it, and its reply refills the jar).
-  std::array<uint8_t, kMaxCookieLength> cookie;
-  size_t length = session.jar.take(cookie);
-  record.reused_cookie = length == 0;
-  if (record.reused_cookie) {
+  size_t length = session.jar.take(cookie.bytes);
+  cookie.length = length;
+  cookie.reused = length == 0;
+  record.reused_cookie = cookie.reused;
+  if (cookie.reused) {
     length = session.last_cookie.size();
     if (length == 0 || length > kMaxCookieLength) return 0;
-    std::copy(session.last_cookie.begin(), session.last_cookie.end(), cookie.begin());
+    std::copy(session.last_cookie.begin(), session.last_cookie.end(), cookie.bytes.begin());
+    cookie.length = length;
   }
+  const auto cookie_bytes = std::span(cookie.bytes).first(length);
   if (fixed + cookie_field_size(length) > limit) {
-    if (!record.reused_cookie) session.jar.add(std::span(cookie).first(length));  // keep it
+    cookie.put_back(session);  // keep it
     return 0;
   }
-  // assign() keeps the vector's capacity: no allocation after the first request.
-  if (!record.reused_cookie) session.last_cookie.assign(cookie.begin(), cookie.begin() + length);
   // Placeholders as wanted, but only as many as fit (large cookies, small buffers).
   size_t placeholders =
       refill ? placeholders_for(session.jar.size(), count) : std::min(count, kMaxPlaceholders);
@@ -217,8 +249,7 @@ size_t build_request(NtsSession& session, uint64_t transmit, std::span<const uin
   write_client_header(transmit, out);
   size_t at = proto::kNtpHeaderSize;
   at += proto::write_extension_field(out.subspan(at), proto::kEfUniqueIdentifier, unique_id);
-  at += proto::write_extension_field(out.subspan(at), proto::kEfNtsCookie,
-                                     std::span(cookie).first(length));
+  at += proto::write_extension_field(out.subspan(at), proto::kEfNtsCookie, cookie_bytes);
   for (size_t i = 0; i < placeholders; ++i) {
     // RFC 8915 §5.5: the placeholder body is zeros, as long as the cookie.
     const size_t field = cookie_field_size(length);
@@ -228,26 +259,55 @@ size_t build_request(NtsSession& session, uint64_t transmit, std::span<const uin
     at += field;
   }
 
-  // Authenticator in place: nonce and tag go straight to where the field puts
-  // them; AD = everything before it; empty plaintext (tag only).
+  // The authenticator in place: nonce now, the tag (empty plaintext: tag only) when sealed.
   thread_local crypto::NonceSource nonces;  // one per thread: no RNG call per request
   const size_t nonce_at = at + proto::kEfHeaderSize + 4;
-  const size_t tag_at = nonce_at + proto::pad4(nonce_length);
   const auto nonce = out.subspan(nonce_at, nonce_length);
-  const auto tag = out.subspan(tag_at, crypto::kAeadTagLength);
-  const crypto::Bytes ad[] = {out.first(at)};
-  if (!nonces.fill(nonce) || !session.c2s->seal(ad, nonce, {}, tag)) {
-    if (!record.reused_cookie) session.jar.add(std::span(cookie).first(length));  // keep it
+  const auto tag = out.subspan(nonce_at + proto::pad4(nonce_length), crypto::kAeadTagLength);
+  if (!nonces.fill(nonce)) {
+    cookie.put_back(session);
     return 0;
   }
+  std::memset(tag.data(), 0, tag.size());
   at += proto::write_nts_authenticator(out.subspan(at), nonce, tag);
 
+  // assign() keeps the vector's capacity: no allocation after the first request.
+  if (!cookie.reused) session.last_cookie.assign(cookie_bytes.begin(), cookie_bytes.end());
   record.transmit = transmit;
   std::copy(unique_id.begin(), unique_id.end(), record.unique_id.begin());
   record.unique_id_length = static_cast<uint8_t>(unique_id.size());
   record.cookies_requested = static_cast<uint8_t>(1 + placeholders);
   return at;
 }
+
+// A request sealed at once with the session's C2S AEAD; a failed seal costs no cookie.
+size_t build_request(NtsSession& session, uint64_t transmit, std::span<const uint8_t> unique_id,
+                     bool refill, size_t count, std::span<uint8_t> out, RequestRecord& record) {
+  if (!session.c2s) return 0;
+  TakenCookie cookie;
+  const size_t length =
+      write_request(session, transmit, unique_id, refill, count, out, record, cookie);
+  if (length == 0) return 0;
+  const auto auth = request_auth(out.first(length), session.aead);
+  const crypto::Bytes ad[] = {auth->ad};
+  if (!session.c2s->seal(ad, auth->nonce, {}, auth->tag)) {
+    cookie.put_back(session);
+    return 0;
+  }
+  return length;
+}
+
+// crypto::NtsCrypto names its key slots from the server's side: it opens what
+// arrives under `c2s` (verify_authenticators) and seals what leaves under `s2c`
+// (seal_replies). A client's arrivals are under S2C and its departures under
+// C2S, so its keys go in mirrored: the NtsCrypto calls then do the client's
+// operations unchanged (the same AEAD, AD = the packet up to the authenticator).
+bool client_keys(const NtsSession& session, crypto::SessionKeys& out) {
+  return crypto::make_session_keys(session.aead, session.s2c_key.bytes(), session.c2s_key.bytes(),
+                                   out);
+}
+
+constexpr size_t kCryptoBatch = 64;  // items per NtsCrypto call
 
 }  // namespace
 
@@ -260,6 +320,39 @@ size_t build_nts_request_with_placeholders(NtsSession& session, uint64_t transmi
                                            std::span<const uint8_t> unique_id, size_t placeholders,
                                            std::span<uint8_t> out, RequestRecord& record) {
   return build_request(session, transmit, unique_id, false, placeholders, out, record);
+}
+
+size_t build_unsealed_nts_request(NtsSession& session, uint64_t transmit,
+                                  std::span<const uint8_t> unique_id, size_t in_flight,
+                                  std::span<uint8_t> out, RequestRecord& record) {
+  // The key is checked here, not only when sealing, so that a session that
+  // cannot seal never gives up a cookie.
+  if (session.c2s_key.size() != crypto::aead_key_length(session.aead)) return 0;
+  TakenCookie cookie;
+  return write_request(session, transmit, unique_id, true, in_flight, out, record, cookie);
+}
+
+void seal_nts_requests(const crypto::NtsCrypto& crypto, std::span<const RequestToSeal> requests,
+                       std::span<bool> ok) {
+  for (size_t base = 0; base < requests.size(); base += kCryptoBatch) {
+    const size_t n = std::min(kCryptoBatch, requests.size() - base);
+    crypto::ReplyToSeal items[kCryptoBatch];
+    crypto::SessionKeys keys[kCryptoBatch];
+    bool sealed[kCryptoBatch];
+    size_t index[kCryptoBatch];
+    size_t m = 0;
+    for (size_t i = base; i < base + n; ++i) {
+      ok[i] = false;
+      const NtsSession& session = *requests[i].session;
+      const auto auth = request_auth(requests[i].packet, session.aead);
+      if (!auth || !client_keys(session, keys[m])) continue;
+      items[m] = crypto::ReplyToSeal{auth->ad, auth->nonce, {}, auth->tag.data()};
+      index[m++] = i;
+    }
+    crypto.seal_replies(std::span(items, m), std::span(keys, m), std::span(sealed, m));
+    for (size_t j = 0; j < m; ++j) ok[index[j]] = sealed[j];
+    crypto::wipe_session_keys(std::span(keys, m));
+  }
 }
 
 // ---- replies ----
@@ -285,44 +378,125 @@ ReplyVerdict verify_plain_reply(uint64_t transmit, std::span<const uint8_t> repl
   return reply[proto::kOffsetStratum] == 0 ? ReplyVerdict::kKod : ReplyVerdict::kVerified;
 }
 
-ReplyVerdict verify_nts_reply(NtsSession& session, const RequestRecord& record,
-                              std::span<const uint8_t> reply, CookieCount count) {
-  if (!session.s2c || !is_server_reply_to(record.transmit, reply)) return ReplyVerdict::kFailed;
+namespace {
+
+// What verify_nts_reply decides before the crypto, and what the crypto needs.
+struct ReplyCheck {
+  bool open = false;  // the authenticator is to be opened; else `verdict` is final
+  bool kiss = false;
+  ReplyVerdict verdict = ReplyVerdict::kFailed;  // final, or the verdict if it does not open
+  crypto::Bytes ad, nonce, sealed;
+  size_t plaintext_length = 0;
+};
+
+// Every check that needs no key: mode, origin, kiss codes, the outer fields,
+// the authenticator's shape.
+ReplyCheck check_reply(const RequestRecord& record, std::span<const uint8_t> reply) {
+  ReplyCheck c;
+  if (!is_server_reply_to(record.transmit, reply)) return c;
   const proto::ExtensionFieldList fields = proto::parse_extension_fields(reply);
   // A kiss code is only believed when the reply authenticates (RFC 8915
   // §5.7 leaves NTSN as the one unauthenticated kiss; NTPsec answers with an
   // authenticated INIT before it is synchronised, RATE may come either way).
-  const bool kiss = reply[proto::kOffsetStratum] == 0;
-  if (kiss) {
-    const ReplyVerdict unauthenticated = classify_kiss(fields, record, reply);
-    if (unauthenticated != ReplyVerdict::kKod) return unauthenticated;  // NAK, or an NTSN forgery
-    if (!outer_fields_ok(fields, record)) return ReplyVerdict::kKod;
+  c.kiss = reply[proto::kOffsetStratum] == 0;
+  if (c.kiss) {
+    c.verdict = classify_kiss(fields, record, reply);
+    if (c.verdict != ReplyVerdict::kKod) return c;  // NAK, or an NTSN forgery
+    if (!outer_fields_ok(fields, record)) return c;
   } else if (!outer_fields_ok(fields, record)) {
-    return ReplyVerdict::kFailed;
+    return c;
   }
-  const ReplyVerdict failed = kiss ? ReplyVerdict::kKod : ReplyVerdict::kFailed;
-
   const proto::ExtensionField& last = fields.fields[fields.count - 1];
   const auto auth = proto::parse_nts_authenticator(last.body);
-  if (!auth || auth->nonce.empty() || auth->ciphertext.size() < crypto::kAeadTagLength) {
-    return failed;
-  }
-  const size_t plaintext_length = auth->ciphertext.size() - crypto::kAeadTagLength;
-  if (plaintext_length > kMaxPlaintext) return failed;
-  // Decrypt behind a zeroed header so the plaintext parses as a packet's fields.
+  if (!auth || auth->nonce.empty() || auth->ciphertext.size() < crypto::kAeadTagLength) return c;
+  c.plaintext_length = auth->ciphertext.size() - crypto::kAeadTagLength;
+  if (c.plaintext_length > kMaxPlaintext) return c;
+  c.ad = reply.first(last.offset);
+  c.nonce = auth->nonce;
+  c.sealed = auth->ciphertext;
+  c.open = true;
+  return c;
+}
+
+// After the authenticator opened into inner_packet (the plaintext behind a
+// zeroed 48-byte header, so that it parses as a packet's fields): the cookies,
+// the jar, the verdict.
+ReplyVerdict finish_reply(NtsSession& session, const RequestRecord& record, const ReplyCheck& c,
+                          std::span<const uint8_t> inner_packet, CookieCount count) {
+  proto::ExtensionFieldList inner;
+  if (!inner_cookies_ok(inner_packet, record, count, inner)) return c.verdict;
+  for (size_t i = 0; i < inner.count; ++i) session.jar.add(inner.fields[i].body);
+  return c.kiss ? ReplyVerdict::kKodAuthenticated : ReplyVerdict::kVerified;
+}
+
+}  // namespace
+
+ReplyVerdict verify_nts_reply(NtsSession& session, const RequestRecord& record,
+                              std::span<const uint8_t> reply, CookieCount count) {
+  if (!session.s2c) return ReplyVerdict::kFailed;
+  const ReplyCheck c = check_reply(record, reply);
+  if (!c.open) return c.verdict;
   std::array<uint8_t, proto::kNtpHeaderSize + kMaxPlaintext> inner_packet;
   std::memset(inner_packet.data(), 0, proto::kNtpHeaderSize);
-  const auto plaintext = std::span(inner_packet).subspan(proto::kNtpHeaderSize, plaintext_length);
-  const crypto::Bytes ad[] = {reply.first(last.offset)};
-  if (!session.s2c->open(ad, auth->nonce, auth->ciphertext, plaintext)) return failed;
+  const auto plaintext = std::span(inner_packet).subspan(proto::kNtpHeaderSize, c.plaintext_length);
+  const crypto::Bytes ad[] = {c.ad};
+  if (!session.s2c->open(ad, c.nonce, c.sealed, plaintext)) return c.verdict;
+  return finish_reply(session, record, c,
+                      std::span(inner_packet).first(proto::kNtpHeaderSize + c.plaintext_length),
+                      count);
+}
 
-  proto::ExtensionFieldList inner;
-  if (!inner_cookies_ok(std::span(inner_packet).first(proto::kNtpHeaderSize + plaintext_length),
-                        record, count, inner)) {
-    return failed;
+void verify_nts_replies(const crypto::NtsCrypto& crypto, std::span<const ReplyToVerify> replies,
+                        std::span<ReplyVerdict> verdicts, CookieCount count) {
+  // Plaintexts (each behind its zeroed header) share one arena: 64 steady-state
+  // replies (one cookie each) take 10 KB; a chunk ends early when it is full.
+  constexpr size_t kArena = 32 * 1024;
+  static_assert(kArena >= proto::kNtpHeaderSize + kMaxPlaintext);
+  alignas(16) uint8_t arena[kArena];
+  ReplyCheck checks[kCryptoBatch];
+  size_t inner_at[kCryptoBatch];
+  crypto::AuthToVerify items[kCryptoBatch];
+  crypto::SessionKeys keys[kCryptoBatch];
+  bool opened[kCryptoBatch];
+  size_t base = 0;
+  while (base < replies.size()) {
+    size_t used = 0, m = 0, n = 0;
+    for (; base + n < replies.size() && n < kCryptoBatch; ++n) {
+      const ReplyToVerify& r = replies[base + n];
+      ReplyCheck& c = checks[n];
+      if (!client_keys(*r.session, keys[m])) {  // as verify_nts_reply without its S2C AEAD
+        c = ReplyCheck{};
+        continue;
+      }
+      c = check_reply(*r.record, r.reply);
+      if (!c.open) continue;
+      const size_t inner = proto::kNtpHeaderSize + c.plaintext_length;
+      if (used + inner > kArena) break;  // the next chunk
+      std::memset(arena + used, 0, proto::kNtpHeaderSize);
+      inner_at[n] = used;
+      items[m++] =
+          crypto::AuthToVerify{c.ad, c.nonce, c.sealed, arena + used + proto::kNtpHeaderSize};
+      used += (inner + 15) & ~size_t{15};
+    }
+    crypto.verify_authenticators(std::span(items, m), std::span(keys, m), std::span(opened, m));
+    // keys[m] too: it may hold the keys of a reply that failed its checks.
+    crypto::wipe_session_keys(std::span(keys, std::min(m + 1, kCryptoBatch)));
+    for (size_t i = 0, j = 0; i < n; ++i) {
+      const ReplyToVerify& r = replies[base + i];
+      const ReplyCheck& c = checks[i];
+      if (!c.open) {
+        verdicts[base + i] = c.verdict;
+        continue;
+      }
+      verdicts[base + i] = opened[j++]
+                               ? finish_reply(*r.session, *r.record, c,
+                                              std::span(arena + inner_at[i],
+                                                        proto::kNtpHeaderSize + c.plaintext_length),
+                                              count)
+                               : c.verdict;
+    }
+    base += n;
   }
-  for (size_t i = 0; i < inner.count; ++i) session.jar.add(inner.fields[i].body);
-  return kiss ? ReplyVerdict::kKodAuthenticated : ReplyVerdict::kVerified;
 }
 
 }  // namespace ntsd::clock

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crypto/aead.h"
+#include "crypto/nts_crypto.h"
 
 namespace ntsd::clock {
 
@@ -137,5 +138,39 @@ ReplyVerdict verify_nts_reply(NtsSession& session, const RequestRecord& record,
 
 // Plain reply: at least 48 bytes, server mode, origin == transmit; kKod for stratum 0.
 ReplyVerdict verify_plain_reply(uint64_t transmit, std::span<const uint8_t> reply);
+
+// ---- split and batched: many requests' or replies' crypto in one crypto::NtsCrypto call ----
+// (ntsbench). The checks, cookies and jar are those of build_nts_request and verify_nts_reply;
+// the keys are the session's raw c2s_key / s2c_key, not its c2s / s2c objects.
+
+// build_nts_request without the seal: the authenticator's nonce is written, its tag left to
+// seal_nts_requests. The same length, cookie taken, placeholders and record; 0 (jar untouched)
+// also when the session's raw C2S key does not fit its AEAD. A request never sealed costs its
+// cookie, like one never answered.
+size_t build_unsealed_nts_request(NtsSession& session, uint64_t transmit,
+                                  std::span<const uint8_t> unique_id, size_t in_flight,
+                                  std::span<uint8_t> out, RequestRecord& record);
+
+// A request from build_unsealed_nts_request: exactly the bytes it wrote.
+struct RequestToSeal {
+  const NtsSession* session;
+  std::span<uint8_t> packet;
+};
+// Seals each request's authenticator (tag over the packet before it) under its session's C2S key;
+// ok[i] = sealed. One crypto call per 64 requests.
+void seal_nts_requests(const crypto::NtsCrypto& crypto, std::span<const RequestToSeal> requests,
+                       std::span<bool> ok);
+
+// A reply and the request it answers (several may share a session).
+struct ReplyToVerify {
+  NtsSession* session;
+  const RequestRecord* record;
+  std::span<const uint8_t> reply;
+};
+// verdicts[i] = verify_nts_reply(*session, *record, reply, count), cookies added to the jars in
+// the order of `replies`; the authenticators are opened under the S2C keys in one crypto call
+// per up to 64 replies.
+void verify_nts_replies(const crypto::NtsCrypto& crypto, std::span<const ReplyToVerify> replies,
+                        std::span<ReplyVerdict> verdicts, CookieCount count = CookieCount::kExact);
 
 }  // namespace ntsd::clock

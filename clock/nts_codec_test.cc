@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "crypto/cookie.h"
 #include "crypto/key_ring.h"
+#include "crypto/nts_crypto.h"
 #include "proto/extension_field.h"
 #include "proto/ntp_packet.h"
 #include "server/batch_responder.h"
@@ -60,15 +62,20 @@ class NtsCodecTest : public ::testing::Test {
 
   // A session with `n` cookies sealed by `key` (the server's current key unless told otherwise).
   NtsSession session(size_t n, const crypto::MasterKey* key = nullptr) {
+    return session_with_keys(n, c2s_, s2c_, key);
+  }
+  NtsSession session_with_keys(size_t n, const std::vector<uint8_t>& c2s,
+                               const std::vector<uint8_t>& s2c,
+                               const crypto::MasterKey* key = nullptr) {
     crypto::SessionKeys keys;
-    EXPECT_TRUE(crypto::make_session_keys(kSiv, c2s_, s2c_, keys));
+    EXPECT_TRUE(crypto::make_session_keys(kSiv, c2s, s2c, keys));
     std::vector<std::vector<uint8_t>> cookies;
     for (size_t i = 0; i < n; ++i) {
       cookies.emplace_back(crypto::cookie_length(kSiv));
       EXPECT_EQ(crypto::seal_cookie(key ? *key : keys_->current(), keys, cookies.back()),
                 cookies.back().size());
     }
-    return make_session(kSiv, c2s_, s2c_, cookies);
+    return make_session(kSiv, c2s, s2c, cookies);
   }
 
   // One request from build_nts_request.
@@ -449,6 +456,261 @@ TEST_F(NtsCodecTest, TruncationsAndBitFlipsNeverVerify) {
       proto::store_timestamp(junk, proto::kOffsetOrigin, NtpTimestamp{e.record.transmit});
     }
     ASSERT_NE(verify_nts_reply(e.session, e.record, junk), ReplyVerdict::kVerified) << n;
+  }
+}
+
+// ---- split and batched (crypto::NtsCrypto) ----
+
+// Every batch implementation this CPU has: EVP always, the fast path's lane widths if present.
+std::vector<const crypto::NtsCrypto*> implementations() {
+  std::vector<const crypto::NtsCrypto*> out = {&crypto::evp_nts_crypto()};
+  for (auto lanes : {crypto::FastLanes::kXmm, crypto::FastLanes::kYmm}) {
+    if (const auto* fast = crypto::fast_nts_crypto(lanes)) out.push_back(fast);
+  }
+  return out;
+}
+
+// The request's authenticator tag (its last 16 bytes: nonce 16, tag only).
+std::vector<uint8_t> tag_of(std::span<const uint8_t> request) {
+  return {request.end() - crypto::kAeadTagLength, request.end()};
+}
+
+// An unsealed request is build_nts_request's, tag zero; sealed in a batch (70
+// requests from 3 sessions: two calls) it carries the tag the one-at-a-time
+// AEAD gives for the same nonce, and the server accepts and answers it.
+TEST_F(NtsCodecTest, BatchSealedRequestsMatchOneAtATimeAndAreAccepted) {
+  for (const crypto::NtsCrypto* crypto : implementations()) {
+    SCOPED_TRACE(crypto->name());
+    std::vector<NtsSession> sessions = {session(kJarCapacity),
+                                        session_with_keys(kJarCapacity, bytes(32, 3), bytes(32, 4)),
+                                        session_with_keys(2, bytes(32, 5), bytes(32, 6))};
+    NtsSession copy = sessions[0];  // the same cookies as the first request's session
+    constexpr size_t kCount = 70;
+    std::vector<std::vector<uint8_t>> packets(kCount, std::vector<uint8_t>(kMaxRequestLength));
+    std::vector<RequestRecord> records(kCount);
+    std::vector<RequestToSeal> to_seal;
+    for (size_t i = 0; i < kCount; ++i) {
+      NtsSession& s = sessions[i % sessions.size()];
+      const size_t jar = s.jar.size();
+      const size_t n = build_unsealed_nts_request(s, 1000 + i, uid(static_cast<uint8_t>(i)),
+                                                  i / sessions.size(), packets[i], records[i]);
+      ASSERT_GT(n, 0u) << i;
+      EXPECT_EQ(s.jar.size(), jar == 0 ? 0 : jar - 1);
+      packets[i].resize(n);
+      EXPECT_EQ(tag_of(packets[i]), bytes(16, 0));
+      {  // The server does not take an unsealed request for an authentic one.
+        NtsSession copy = s;
+        EXPECT_NE(verify_nts_reply(copy, records[i], answer(packets[i])), ReplyVerdict::kVerified);
+      }
+      to_seal.push_back({&s, packets[i]});
+    }
+    // The layout of build_nts_request's: a copy of the session builds the same bytes but for
+    // nonce and tag.
+    {
+      RequestRecord record;
+      const auto sealed = request(copy, record, 0, 1000, 0);
+      ASSERT_EQ(sealed.size(), packets[0].size());
+      const size_t nonce_at = sealed.size() - 32;
+      EXPECT_TRUE(std::equal(sealed.begin(), sealed.begin() + nonce_at, packets[0].begin()));
+      EXPECT_EQ(record.cookies_requested, records[0].cookies_requested);
+    }
+    bool ok[kCount];
+    seal_nts_requests(*crypto, to_seal, ok);
+    for (size_t i = 0; i < kCount; ++i) {
+      ASSERT_TRUE(ok[i]) << i;
+      const NtsSession& s = sessions[i % sessions.size()];
+      // The one-at-a-time seal of the same AD and nonce gives the same tag.
+      const crypto::Bytes ad[] = {crypto::Bytes(packets[i]).first(packets[i].size() - 40)};
+      std::vector<uint8_t> tag(16);
+      ASSERT_TRUE(
+          s.c2s->seal(ad, crypto::Bytes(packets[i]).subspan(packets[i].size() - 32, 16), {}, tag));
+      EXPECT_EQ(tag_of(packets[i]), tag) << i;
+      const auto reply = answer(packets[i]);
+      ASSERT_FALSE(reply.empty()) << i;
+      NtsSession verifier = s;
+      EXPECT_EQ(verify_nts_reply(verifier, records[i], reply), ReplyVerdict::kVerified) << i;
+    }
+  }
+}
+
+TEST_F(NtsCodecTest, UnsealedRequestNeedsAUsableC2sKeyAndCostsNoCookieWithout) {
+  auto s = session(3);
+  s.c2s_key = KeyBytes(bytes(16, 1));  // not an AES-SIV-CMAC-256 key
+  RequestRecord record;
+  std::vector<uint8_t> out(kMaxRequestLength);
+  EXPECT_EQ(build_unsealed_nts_request(s, 1, uid(1), 0, out, record), 0u);
+  EXPECT_EQ(build_unsealed_nts_request(s, 1, {}, 0, out, record), 0u);
+  EXPECT_EQ(s.jar.size(), 3u);
+  // A packet too short to hold an authenticator is not sealed (nor written).
+  auto good = session(3);
+  std::vector<uint8_t> tiny(60, 0xaa);
+  const RequestToSeal items[] = {{&good, tiny}, {&s, out}};
+  bool ok[2] = {true, true};
+  seal_nts_requests(crypto::auto_nts_crypto(), items, ok);
+  EXPECT_FALSE(ok[0]);
+  EXPECT_FALSE(ok[1]);
+  EXPECT_EQ(tiny, bytes(60, 0xaa));
+}
+
+// The batch verifier gives verify_nts_reply's verdict for every kind of reply
+// (genuine, forged, NAK, KoD, wrong origin/UID/cookie count, truncated) and
+// leaves the jars exactly as one-at-a-time verification does, for every
+// implementation; a forged reply never verifies and never feeds the jar.
+TEST_F(NtsCodecTest, BatchVerifyGivesOneAtATimeVerdictsAndJars) {
+  struct Case {
+    std::string name;
+    Exchange e;
+    std::vector<uint8_t> reply;
+    ReplyVerdict want;
+  };
+  std::vector<Case> cases;
+  auto add = [&](std::string name, Exchange e, std::vector<uint8_t> reply, ReplyVerdict want) {
+    cases.push_back({std::move(name), std::move(e), std::move(reply), want});
+  };
+  {
+    auto e = exchange();
+    auto reply = e.reply;
+    add("genuine", std::move(e), std::move(reply), ReplyVerdict::kVerified);
+  }
+  {
+    auto e = exchange(2);  // 7 cookies back
+    auto reply = e.reply;
+    add("genuine, 7 cookies", std::move(e), std::move(reply), ReplyVerdict::kVerified);
+  }
+  for (size_t at : {size_t{2}, size_t{60}, size_t{100}, size_t{140}, size_t{200}}) {
+    auto e = exchange();
+    auto forged = e.reply;
+    forged[at] ^= 0x01;
+    add("flip " + std::to_string(at), std::move(e), std::move(forged), ReplyVerdict::kFailed);
+  }
+  {
+    auto e = exchange();
+    std::vector<uint8_t> fake_cookie(4 + 104);
+    proto::write_extension_field(fake_cookie, proto::kEfNtsCookie, bytes(104, 0xee));
+    auto forged = reseal(e.reply, bytes(32, 0x99), fake_cookie);
+    add("resealed under another key", std::move(e), std::move(forged), ReplyVerdict::kFailed);
+  }
+  {
+    auto e = exchange();
+    auto resealed = reseal(e.reply, s2c_, plaintext_of(e.reply));
+    add("resealed under S2C", std::move(e), std::move(resealed), ReplyVerdict::kVerified);
+  }
+  {
+    auto e = exchange(3);
+    const auto plain = plaintext_of(e.reply);
+    auto short_one = reseal(e.reply, s2c_, std::span(plain).first(5 * 108));
+    add("one cookie short", std::move(e), std::move(short_one), ReplyVerdict::kFailed);
+  }
+  {
+    auto e = exchange();
+    e.record.transmit ^= 1;
+    auto reply = e.reply;
+    add("wrong origin", std::move(e), std::move(reply), ReplyVerdict::kFailed);
+  }
+  {
+    auto e = exchange();
+    auto cut = e.reply;
+    cut.resize(cut.size() - 1);
+    add("truncated", std::move(e), std::move(cut), ReplyVerdict::kFailed);
+  }
+  {
+    auto e = exchange();
+    e.session.s2c_key = KeyBytes(bytes(32, 0x2d));  // the batch path's key
+    e.session.s2c = crypto::make_aead(kSiv, bytes(32, 0x2d));
+    auto reply = e.reply;
+    add("wrong S2C key", std::move(e), std::move(reply), ReplyVerdict::kFailed);
+  }
+  {
+    crypto::KeyRing other_ring(bytes(32, 8));
+    const auto other = other_ring.snapshot_at(kNow);
+    Exchange e{session(4, &other->current()), {}, {}, {}};
+    e.request = request(e.session, e.record);
+    e.reply = answer(e.request);
+    auto nak = e.reply;
+    auto rate = e.reply;
+    proto::store_u32(rate, proto::kOffsetReferenceId, proto::refid_from_ascii("RATE"));
+    Exchange e2 = e;
+    add("NAK", std::move(e), std::move(nak), ReplyVerdict::kNak);
+    add("RATE", std::move(e2), std::move(rate), ReplyVerdict::kKod);
+  }
+  {
+    auto e = exchange();
+    auto init = e.reply;
+    init[proto::kOffsetStratum] = 0;
+    proto::store_u32(init, proto::kOffsetReferenceId, proto::refid_from_ascii("INIT"));
+    auto authenticated = reseal(init, s2c_, plaintext_of(e.reply));
+    Exchange e2 = e;
+    auto forged = reseal(init, bytes(32, 0x99), plaintext_of(e.reply));
+    add("INIT, authenticated", std::move(e), std::move(authenticated),
+        ReplyVerdict::kKodAuthenticated);
+    add("INIT, forged", std::move(e2), std::move(forged), ReplyVerdict::kKod);
+  }
+  {
+    auto e = exchange();
+    e.session.s2c_key = KeyBytes{};
+    e.session.s2c.reset();
+    auto reply = e.reply;
+    add("no S2C key", std::move(e), std::move(reply), ReplyVerdict::kFailed);
+  }
+
+  for (const crypto::NtsCrypto* crypto : implementations()) {
+    SCOPED_TRACE(crypto->name());
+    std::vector<NtsSession> batch_sessions, single_sessions;
+    for (const auto& c : cases) batch_sessions.push_back(c.e.session);
+    single_sessions = batch_sessions;
+    std::vector<ReplyToVerify> items;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      items.push_back({&batch_sessions[i], &cases[i].e.record, cases[i].reply});
+    }
+    std::vector<ReplyVerdict> verdicts(cases.size(), ReplyVerdict::kVerified);
+    verify_nts_replies(*crypto, items, verdicts);
+    for (size_t i = 0; i < cases.size(); ++i) {
+      SCOPED_TRACE(cases[i].name);
+      EXPECT_EQ(verdicts[i], cases[i].want);
+      EXPECT_EQ(verify_nts_reply(single_sessions[i], cases[i].e.record, cases[i].reply),
+                cases[i].want);
+      EXPECT_EQ(batch_sessions[i].jar.cookies(), single_sessions[i].jar.cookies());
+      if (verdicts[i] != ReplyVerdict::kVerified &&
+          verdicts[i] != ReplyVerdict::kKodAuthenticated) {
+        EXPECT_EQ(batch_sessions[i].jar.cookies(), cases[i].e.session.jar.cookies());
+      }
+    }
+  }
+}
+
+// Many replies to one session in one call (and more than one crypto call's
+// worth, each with 7 cookies, so the plaintext arena fills and a chunk ends
+// early): all verify and the jar ends as sequential verification leaves it.
+TEST_F(NtsCodecTest, BatchVerifyManyRepliesOfOneSessionInOrder) {
+  for (const crypto::NtsCrypto* crypto : implementations()) {
+    SCOPED_TRACE(crypto->name());
+    constexpr size_t kCount = 150;
+    std::vector<NtsSession> senders;  // each request from a depleted jar: 7 placeholders
+    std::vector<RequestRecord> records(kCount);
+    std::vector<std::vector<uint8_t>> replies;
+    for (size_t i = 0; i < kCount; ++i) {
+      auto s = session(1);
+      const auto req = request(s, records[i], 0, 5000 + i, static_cast<uint8_t>(i));
+      ASSERT_EQ(records[i].cookies_requested, kJarCapacity);
+      replies.push_back(answer(req));
+      ASSERT_FALSE(replies.back().empty());
+    }
+    NtsSession batch = session(0), single = session(0);
+    std::vector<ReplyToVerify> items;
+    for (size_t i = 0; i < kCount; ++i) items.push_back({&batch, &records[i], replies[i]});
+    // One forged reply in the middle fails alone.
+    auto forged = replies[77];
+    forged[forged.size() - 5] ^= 0x80;
+    items[77].reply = forged;
+    std::vector<ReplyVerdict> verdicts(kCount);
+    verify_nts_replies(*crypto, items, verdicts);
+    for (size_t i = 0; i < kCount; ++i) {
+      const ReplyVerdict want = i == 77 ? ReplyVerdict::kFailed : ReplyVerdict::kVerified;
+      EXPECT_EQ(verdicts[i], want) << i;
+      EXPECT_EQ(verify_nts_reply(single, records[i], items[i].reply), want) << i;
+    }
+    EXPECT_EQ(batch.jar.size(), kJarCapacity);
+    EXPECT_EQ(batch.jar.cookies(), single.jar.cookies());
   }
 }
 
