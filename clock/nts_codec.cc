@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "crypto/cookie.h"
@@ -309,6 +310,23 @@ bool client_keys(const NtsSession& session, crypto::SessionKeys& out) {
 
 constexpr size_t kCryptoBatch = 64;  // items per NtsCrypto call
 
+// The batch calls' scratch, allocated once per thread that uses them: SessionKeys
+// and the crypto items have member initialisers, so arrays of them on the stack
+// would be zeroed (9 KB of keys) on every call; and in static TLS they would
+// cost every thread of every program that links the codec.
+template <typename Scratch>
+Scratch& thread_scratch() {
+  thread_local const std::unique_ptr<Scratch> scratch = std::make_unique<Scratch>();
+  return *scratch;
+}
+
+struct SealScratch {
+  crypto::ReplyToSeal items[kCryptoBatch];
+  crypto::SessionKeys keys[kCryptoBatch];
+  bool sealed[kCryptoBatch];
+  size_t index[kCryptoBatch];
+};
+
 }  // namespace
 
 size_t build_nts_request(NtsSession& session, uint64_t transmit, std::span<const uint8_t> unique_id,
@@ -334,12 +352,9 @@ size_t build_unsealed_nts_request(NtsSession& session, uint64_t transmit,
 
 void seal_nts_requests(const crypto::NtsCrypto& crypto, std::span<const RequestToSeal> requests,
                        std::span<bool> ok) {
+  auto& [items, keys, sealed, index] = thread_scratch<SealScratch>();
   for (size_t base = 0; base < requests.size(); base += kCryptoBatch) {
     const size_t n = std::min(kCryptoBatch, requests.size() - base);
-    crypto::ReplyToSeal items[kCryptoBatch];
-    crypto::SessionKeys keys[kCryptoBatch];
-    bool sealed[kCryptoBatch];
-    size_t index[kCryptoBatch];
     size_t m = 0;
     for (size_t i = base; i < base + n; ++i) {
       ok[i] = false;
@@ -387,6 +402,20 @@ struct ReplyCheck {
   ReplyVerdict verdict = ReplyVerdict::kFailed;  // final, or the verdict if it does not open
   crypto::Bytes ad, nonce, sealed;
   size_t plaintext_length = 0;
+};
+
+// verify_nts_replies' scratch (see thread_scratch). Plaintexts, each behind its
+// zeroed header, share one arena: 64 steady-state replies (one cookie each)
+// take 10 KB; a chunk ends early when it is full.
+struct VerifyScratch {
+  static constexpr size_t kArena = 32 * 1024;
+  static_assert(kArena >= proto::kNtpHeaderSize + kMaxPlaintext);
+  alignas(16) uint8_t arena[kArena];
+  ReplyCheck checks[kCryptoBatch];
+  size_t inner_at[kCryptoBatch];
+  crypto::AuthToVerify items[kCryptoBatch];
+  crypto::SessionKeys keys[kCryptoBatch];
+  bool opened[kCryptoBatch];
 };
 
 // Every check that needs no key: mode, origin, kiss codes, the outer fields,
@@ -448,16 +477,8 @@ ReplyVerdict verify_nts_reply(NtsSession& session, const RequestRecord& record,
 
 void verify_nts_replies(const crypto::NtsCrypto& crypto, std::span<const ReplyToVerify> replies,
                         std::span<ReplyVerdict> verdicts, CookieCount count) {
-  // Plaintexts (each behind its zeroed header) share one arena: 64 steady-state
-  // replies (one cookie each) take 10 KB; a chunk ends early when it is full.
-  constexpr size_t kArena = 32 * 1024;
-  static_assert(kArena >= proto::kNtpHeaderSize + kMaxPlaintext);
-  alignas(16) uint8_t arena[kArena];
-  ReplyCheck checks[kCryptoBatch];
-  size_t inner_at[kCryptoBatch];
-  crypto::AuthToVerify items[kCryptoBatch];
-  crypto::SessionKeys keys[kCryptoBatch];
-  bool opened[kCryptoBatch];
+  auto& [arena, checks, inner_at, items, keys, opened] = thread_scratch<VerifyScratch>();
+  constexpr size_t kArena = VerifyScratch::kArena;
   size_t base = 0;
   while (base < replies.size()) {
     size_t used = 0, m = 0, n = 0;
