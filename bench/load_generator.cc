@@ -31,11 +31,13 @@ int64_t monotonic_ns() {
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
-uint32_t ntp_seconds_now() {
+int64_t realtime_ns() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint32_t>(static_cast<uint64_t>(ts.tv_sec) + proto::kNtpUnixOffset);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
+
+constexpr uint32_t kNoSlot = ~uint32_t{0};
 
 // Single-writer counters: a plain add, published for the progress reader.
 void bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
@@ -57,17 +59,24 @@ struct LoadThread::Client {
   uint32_t in_flight = 0;
 };
 
-// sendmmsg/recvmmsg vectors and their buffers, set up once.
+// sendmmsg/recvmmsg vectors, their buffers and the crypto batches, set up once.
 struct LoadThread::Batch {
   std::array<std::array<uint8_t, clock::kMaxRequestLength>, kBatchSize> tx_buffers;
   std::array<std::array<uint8_t, kReplyBufferSize>, kBatchSize> rx_buffers;
   std::array<iovec, kBatchSize> tx_iov, rx_iov;
   std::array<mmsghdr, kBatchSize> tx, rx;
   std::array<uint32_t, kBatchSize> tx_slot;
+  std::array<clock::RequestToSeal, kBatchSize> to_seal;
+  std::array<bool, kBatchSize> sealed;
+  std::array<clock::ReplyToVerify, kBatchSize> to_verify;
+  std::array<clock::ReplyVerdict, kBatchSize> verdicts;
+  std::array<uint32_t, kBatchSize> rx_slot;
 };
 
 LoadThread::LoadThread(const LoadConfig& config, std::vector<clock::NtsSession> sessions)
-    : config_(config), batch_(std::make_unique<Batch>()) {
+    : config_(config),
+      crypto_(config.crypto != nullptr ? *config.crypto : crypto::auto_nts_crypto()),
+      batch_(std::make_unique<Batch>()) {
   for (auto& session : sessions) clients_.push_back(Client{std::move(session), 0});
   // Closed loop: the window. Open loop: enough for one timeout's worth of
   // requests at the rate, plus slack.
@@ -104,9 +113,15 @@ bool LoadThread::open(std::string* error) {
     *error = "connect " + config_.server.to_string() + ": " + std::strerror(errno);
     return false;
   }
+  // The headers are built once: recvmmsg writes only msg_len and msg_flags,
+  // and a send sets only the iovecs' lengths.
   auto& b = *batch_;
   for (size_t i = 0; i < kBatchSize; ++i) {
     b.rx_iov[i] = {b.rx_buffers[i].data(), b.rx_buffers[i].size()};
+    b.rx[i] = {};
+    b.rx[i].msg_hdr.msg_iov = &b.rx_iov[i];
+    b.rx[i].msg_hdr.msg_iovlen = 1;
+    b.tx_iov[i] = {b.tx_buffers[i].data(), 0};
     b.tx[i] = {};
     b.tx[i].msg_hdr.msg_iov = &b.tx_iov[i];
     b.tx[i].msg_hdr.msg_iovlen = 1;
@@ -125,7 +140,10 @@ size_t LoadThread::sendable(int64_t now_ns, int64_t start_ns) const {
 size_t LoadThread::send_some(int64_t now_ns, size_t count) {
   auto& b = *batch_;
   count = std::min({count, kBatchSize, free_slots_.size()});
-  const uint32_t seconds = ntp_seconds_now();
+  // The transmit stamp's seconds from the loop's clock reading: no clock read per batch.
+  const uint32_t seconds =
+      static_cast<uint32_t>((now_ns + realtime_offset_ns_) / 1'000'000'000LL + proto::kNtpUnixOffset);
+  const uint64_t sent_before = counters_.sent.load(std::memory_order_relaxed);
   size_t built = 0;
   for (size_t i = 0; i < count; ++i) {
     const uint32_t index = free_slots_.back();
@@ -133,34 +151,56 @@ size_t LoadThread::send_some(int64_t now_ns, size_t count) {
     slot.generation = static_cast<uint16_t>((slot.generation + 1) & kGenerationMask);
     const uint64_t transmit =
         (uint64_t{seconds} << 32) | (uint64_t{slot.generation} << kSlotBits) | index;
+    const std::span<uint8_t> out = b.tx_buffers[built];
     size_t length = 0;
     if (config_.plain) {
-      slot.record = clock::RequestRecord{};
       slot.record.transmit = transmit;
-      length = clock::build_plain_request(transmit, b.tx_buffers[built]);
+      length = clock::build_plain_request(transmit, out);
     } else {
       slot.client = static_cast<uint32_t>(next_client_);
-      next_client_ = (next_client_ + 1) % clients_.size();
+      next_client_ = next_client_ + 1 == clients_.size() ? 0 : next_client_ + 1;
       Client& client = clients_[slot.client];
       // A unique identifier that is unpredictable enough for a benchmark:
       // the transmit stamp and the slot's generation mixed with a counter.
-      std::array<uint8_t, clock::kUniqueIdLength> uid{};
-      const uint64_t words[4] = {transmit, counters_.sent.load(std::memory_order_relaxed), index,
-                                 transmit * 0x9e3779b97f4a7c15ull};
+      std::array<uint8_t, clock::kUniqueIdLength> uid;
+      const uint64_t words[4] = {transmit, sent_before + i, index, transmit * 0x9e3779b97f4a7c15ull};
       std::memcpy(uid.data(), words, sizeof words);
-      length = clock::build_nts_request(client.session, transmit, uid, client.in_flight, b.tx_buffers[built], slot.record);
+      // Sealed below, all in one crypto call.
+      length = clock::build_unsealed_nts_request(client.session, transmit, uid, client.in_flight, out,
+                                                 slot.record);
       if (length == 0) break;
       if (slot.record.reused_cookie) bump(counters_.reused_cookies);
       ++client.in_flight;
+      b.to_seal[built] = {&client.session, out.first(length)};
     }
     free_slots_.pop_back();
     slot.in_use = true;
     slot.sent_ns = now_ns;
-    b.tx_iov[built] = {b.tx_buffers[built].data(), length};
+    b.tx_iov[built].iov_len = length;
     b.tx_slot[built] = index;
     ++built;
   }
   if (built == 0) return 0;
+  if (!config_.plain) {
+    clock::seal_nts_requests(crypto_, std::span(b.to_seal).first(built), std::span(b.sealed).first(built));
+    // A request that could not be sealed (never, with keys from NTS-KE) is not sent.
+    size_t kept = 0;
+    for (size_t i = 0; i < built; ++i) {
+      if (!b.sealed[i]) {
+        bump(counters_.send_errors);
+        release(b.tx_slot[i]);
+        continue;
+      }
+      if (kept != i) {
+        std::swap(b.tx_buffers[kept], b.tx_buffers[i]);
+        b.tx_iov[kept].iov_len = b.tx_iov[i].iov_len;
+        b.tx_slot[kept] = b.tx_slot[i];
+      }
+      ++kept;
+    }
+    built = kept;
+    if (built == 0) return 0;
+  }
   int sent = ::sendmmsg(fd_, b.tx.data(), static_cast<unsigned>(built), MSG_DONTWAIT);
   if (sent < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) bump(counters_.send_errors);
@@ -168,11 +208,16 @@ size_t LoadThread::send_some(int64_t now_ns, size_t count) {
   }
   // Requests the kernel did not take are released (their cookies are gone: the jar refills).
   for (size_t i = static_cast<size_t>(sent); i < built; ++i) release(b.tx_slot[i]);
+  // The FIFO holds one entry per request in flight, so it never overflows:
+  // slots bound the requests in flight and the FIFO has one entry per slot.
+  size_t tail = fifo_head_ + fifo_size_;
+  if (tail >= fifo_.size()) tail -= fifo_.size();
   for (int i = 0; i < sent; ++i) {
     const uint32_t index = b.tx_slot[i];
-    fifo_[(fifo_head_ + fifo_size_) % fifo_.size()] = (uint64_t{index} << 16) | slots_[index].generation;
-    ++fifo_size_;
+    fifo_[tail] = (uint64_t{index} << 16) | slots_[index].generation;
+    if (++tail == fifo_.size()) tail = 0;
   }
+  fifo_size_ += static_cast<size_t>(sent);
   outstanding_ += static_cast<uint64_t>(sent);
   bump(counters_.sent, static_cast<uint64_t>(sent));
   return static_cast<size_t>(sent);
@@ -185,25 +230,22 @@ void LoadThread::release(uint32_t index) {
   free_slots_.push_back(index);
 }
 
-void LoadThread::handle_reply(std::span<const uint8_t> reply, int64_t now_ns) {
-  if (reply.size() < proto::kNtpHeaderSize) {
-    bump(counters_.late);
-    return;
-  }
+// The slot a reply answers (its origin is our transmit stamp), or kNoSlot.
+uint32_t LoadThread::match(std::span<const uint8_t> reply) const {
+  if (reply.size() < proto::kNtpHeaderSize) return kNoSlot;
   const uint64_t origin = proto::load_timestamp(reply, proto::kOffsetOrigin).raw;
   const uint32_t index = static_cast<uint32_t>(origin & (kMaxSlots - 1));
   if (index >= slots_.size() || !slots_[index].in_use || slots_[index].record.transmit != origin) {
-    bump(counters_.late);
-    return;
+    return kNoSlot;
   }
-  Slot& slot = slots_[index];
-  const clock::ReplyVerdict verdict = config_.plain
-                                   ? clock::verify_plain_reply(slot.record.transmit, reply)
-                                   : clock::verify_nts_reply(clients_[slot.client].session, slot.record, reply);
+  return index;
+}
+
+void LoadThread::settle(uint32_t index, clock::ReplyVerdict verdict, int64_t now_ns) {
   switch (verdict) {
     case clock::ReplyVerdict::kVerified:
       bump(counters_.verified);
-      latency_.record(static_cast<uint64_t>(now_ns - slot.sent_ns));
+      latency_.record(static_cast<uint64_t>(now_ns - slots_[index].sent_ns));
       break;
     case clock::ReplyVerdict::kNak: bump(counters_.naks); break;
     case clock::ReplyVerdict::kKod:
@@ -214,19 +256,34 @@ void LoadThread::handle_reply(std::span<const uint8_t> reply, int64_t now_ns) {
   release(index);
 }
 
-size_t LoadThread::receive_some() {
+size_t LoadThread::receive_some(int64_t& now_ns) {
   auto& b = *batch_;
-  for (size_t i = 0; i < kBatchSize; ++i) {
-    b.rx[i] = {};
-    b.rx[i].msg_hdr.msg_iov = &b.rx_iov[i];
-    b.rx[i].msg_hdr.msg_iovlen = 1;
-  }
   const int received = ::recvmmsg(fd_, b.rx.data(), kBatchSize, MSG_DONTWAIT, nullptr);
   if (received <= 0) return 0;
-  const int64_t now = monotonic_ns();
+  now_ns = monotonic_ns();
+  size_t pending = 0;
   for (int i = 0; i < received; ++i) {
     // A truncated datagram cannot verify; it still answers its request.
-    handle_reply({b.rx_buffers[i].data(), b.rx[i].msg_len}, now);
+    const std::span<const uint8_t> reply(b.rx_buffers[i].data(), b.rx[i].msg_len);
+    const uint32_t index = match(reply);
+    if (index == kNoSlot) {
+      bump(counters_.late);
+      continue;
+    }
+    Slot& slot = slots_[index];
+    slot.in_use = false;  // answered: a duplicate later in this batch is late
+    if (config_.plain) {
+      settle(index, clock::verify_plain_reply(slot.record.transmit, reply), now_ns);
+      continue;
+    }
+    b.to_verify[pending] = {&clients_[slot.client].session, &slot.record, reply};
+    b.rx_slot[pending++] = index;
+  }
+  if (pending > 0) {
+    // Every authenticator in one crypto call; cookies go to the jars in arrival order.
+    clock::verify_nts_replies(crypto_, std::span(b.to_verify).first(pending),
+                              std::span(b.verdicts).first(pending));
+    for (size_t j = 0; j < pending; ++j) settle(b.rx_slot[j], b.verdicts[j], now_ns);
   }
   return static_cast<size_t>(received);
 }
@@ -243,13 +300,14 @@ void LoadThread::expire(int64_t now_ns) {
       --outstanding_;
       release(index);
     }
-    fifo_head_ = (fifo_head_ + 1) % fifo_.size();
+    if (++fifo_head_ == fifo_.size()) fifo_head_ = 0;
     --fifo_size_;
   }
 }
 
 void LoadThread::run() {
   const int64_t start = monotonic_ns();
+  realtime_offset_ns_ = realtime_ns() - start;
   const int64_t deadline = start + config_.duration_ns;
   int64_t now = start;
   int64_t drain_start = 0;  // when sending stopped
@@ -267,13 +325,13 @@ void LoadThread::run() {
       if (config_.max_requests > 0) {
         want = std::min<uint64_t>(want, config_.max_requests - counters_.sent.load(std::memory_order_relaxed));
       }
-      // The FIFO holds one entry per request in flight; it can never overflow
-      // because slots bound the requests in flight and the FIFO has one entry per slot.
       if (config_.rate > 0 && want > 0 && free_slots_.empty()) bump(counters_.slots_exhausted);
       if (want > 0) work += send_some(now, want);
     }
-    work += receive_some();
-    now = monotonic_ns();
+    // One clock read per turn: receive_some's after its replies arrived, else here.
+    const size_t received = receive_some(now);
+    if (received == 0) now = monotonic_ns();
+    work += received;
     expire(now);
     if (work == 0) {
       // Idle: wait for a reply, or until the next paced request is due (at most 1 ms).

@@ -1,9 +1,11 @@
 #pragma once
 // One ntsbench load thread: its own connected UDP socket, requests batched
 // with sendmmsg and replies with recvmmsg, closed loop (a window of requests
-// outstanding) or open loop (paced to a rate), every reply verified. Bounded
-// by a deadline and optionally a request count; after the deadline it waits
-// up to one timeout for the replies still outstanding.
+// outstanding) or open loop (paced to a rate), every reply verified. NTS
+// requests are sealed and replies opened a batch per crypto::NtsCrypto call
+// (clock/nts_codec.h's seal_nts_requests / verify_nts_replies). Bounded by a
+// deadline and optionally a request count; after the deadline it waits up to
+// one timeout for the replies still outstanding.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -16,6 +18,7 @@
 
 #include "bench/latency_histogram.h"
 #include "clock/nts_codec.h"
+#include "crypto/nts_crypto.h"
 #include "server/udp_socket.h"
 
 namespace ntsd::bench {
@@ -29,6 +32,7 @@ struct LoadConfig {
   int64_t duration_ns = 10'000'000'000;
   int64_t timeout_ns = 1'000'000'000;
   uint64_t max_requests = 0;          // 0: bounded by the duration only
+  const crypto::NtsCrypto* crypto = nullptr;  // NTS seals and opens, a batch per call (null: auto)
 };
 
 // Written by the load thread only, read by the progress reporter at any time.
@@ -41,7 +45,7 @@ struct LoadCounters {
   std::atomic<uint64_t> timeouts{0};      // no reply within the timeout (lost)
   std::atomic<uint64_t> late{0};          // a reply after its request timed out, or unmatched
   std::atomic<uint64_t> reused_cookies{0};
-  std::atomic<uint64_t> send_errors{0};
+  std::atomic<uint64_t> send_errors{0};   // sendmmsg failed, or a request could not be sealed
   std::atomic<uint64_t> slots_exhausted{0};  // open loop: could not keep the rate (too many outstanding)
 };
 
@@ -67,13 +71,16 @@ class LoadThread {
   struct Client;
   struct Batch;
   size_t send_some(int64_t now_ns, size_t count);
-  size_t receive_some();
+  size_t receive_some(int64_t& now_ns);
   void expire(int64_t now_ns);
-  void handle_reply(std::span<const uint8_t> reply, int64_t now_ns);
+  uint32_t match(std::span<const uint8_t> reply) const;
+  void settle(uint32_t slot_index, clock::ReplyVerdict verdict, int64_t now_ns);
   void release(uint32_t slot_index);
   size_t sendable(int64_t now_ns, int64_t start_ns) const;
 
   LoadConfig config_;
+  const crypto::NtsCrypto& crypto_;
+  int64_t realtime_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, read once per run
   int fd_ = -1;
   std::vector<Client> clients_;
   std::vector<Slot> slots_;

@@ -22,6 +22,7 @@
 #include "bench/load_generator.h"
 #include "bench/process_cpu.h"
 #include "clock/nts_ke.h"
+#include "crypto/nts_crypto.h"
 
 namespace ntsd::bench {
 namespace {
@@ -51,6 +52,7 @@ struct Options {
   uint64_t requests = 0;
   std::vector<std::string> bind;
   int server_pid = 0;
+  std::string crypto = "auto";
   bool json = false;
   bool quiet = false;
 };
@@ -105,6 +107,12 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
                                    "several loopback sources spread the load over ntsd's workers");
   app.add_option("--server-pid", o.server_pid, "server process: report its CPU time and replies per CPU-second")
       ->check(CLI::PositiveNumber);
+  app.add_option("--crypto", o.crypto,
+                 "NTS client crypto, a batch of requests or replies per call: fast (ntsd's AES-NI/VAES "
+                 "code; needs AES-NI), evp (OpenSSL EVP, one operation at a time) or auto (fast when "
+                 "the CPU has AES-NI, else evp)")
+      ->check(CLI::IsMember({"auto", "evp", "fast"}))
+      ->capture_default_str();
   app.add_flag("--json", o.json, "print one JSON object on stdout (the summary line goes to stderr)");
   app.add_flag("--quiet", o.quiet, "no progress line");
   try {
@@ -251,6 +259,13 @@ int run_ke_mode(const Options& o, BenchReport& report) {
 }
 
 int run_ntp_mode(const Options& o, BenchReport& report) {
+  std::string crypto_error;
+  const crypto::NtsCrypto* crypto =
+      crypto::choose_nts_crypto(*crypto::parse_nts_crypto_choice(o.crypto), &crypto_error);
+  if (crypto == nullptr) {
+    std::fprintf(stderr, "ntsbench: %s\n", crypto_error.c_str());
+    return 1;
+  }
   std::vector<clock::NtsSession> sessions;
   uint16_t ntp_port = static_cast<uint16_t>(o.plain ? o.port.value_or(123) : 123);
   if (!o.plain) {
@@ -280,6 +295,7 @@ int run_ntp_mode(const Options& o, BenchReport& report) {
     LoadConfig config;
     config.server = server;
     config.plain = o.plain;
+    config.crypto = crypto;
     // The window and the rate are totals: each thread takes its share.
     config.window = static_cast<uint32_t>(std::max(1, o.window / o.threads + (t < o.window % o.threads ? 1 : 0)));
     config.rate = o.rate / o.threads;
