@@ -1,11 +1,12 @@
 #pragma once
 // One ntsbench load thread: its own connected UDP socket, requests batched
-// with sendmmsg and replies with recvmmsg, closed loop (a window of requests
-// outstanding) or open loop (paced to a rate), every reply verified. NTS
-// requests are sealed and replies opened a batch per crypto::NtsCrypto call
-// (clock/nts_codec.h's seal_nts_requests / verify_nts_replies). Bounded by a
-// deadline and optionally a request count; after the deadline it waits up to
-// one timeout for the replies still outstanding.
+// with sendmmsg (runs of equal-length requests as one UDP GSO write each) and
+// replies with recvmmsg, closed loop (a window of requests outstanding) or
+// open loop (paced to a rate), every reply verified. NTS requests are sealed
+// and replies opened a batch per crypto::NtsCrypto call (clock/nts_codec.h's
+// seal_nts_requests / verify_nts_replies). Bounded by a deadline and
+// optionally a request count; after the deadline it waits up to one timeout
+// for the replies still outstanding.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -33,6 +34,7 @@ struct LoadConfig {
   int64_t timeout_ns = 1'000'000'000;
   uint64_t max_requests = 0;          // 0: bounded by the duration only
   const crypto::NtsCrypto* crypto = nullptr;  // NTS seals and opens, a batch per call (null: auto)
+  bool gso = true;  // equal-length requests in one UDP GSO write (UDP_SEGMENT), when the kernel can
 };
 
 // Written by the load thread only, read by the progress reporter at any time.
@@ -71,6 +73,7 @@ class LoadThread {
   struct Client;
   struct Batch;
   size_t send_some(int64_t now_ns, size_t count);
+  int send_built(size_t built);
   size_t receive_some(int64_t& now_ns);
   void expire(int64_t now_ns);
   uint32_t match(std::span<const uint8_t> reply) const;
@@ -82,6 +85,7 @@ class LoadThread {
   const crypto::NtsCrypto& crypto_;
   int64_t realtime_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, read once per run
   int fd_ = -1;
+  bool gso_ = false;  // config_.gso, and the kernel takes UDP_SEGMENT
   std::vector<Client> clients_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

@@ -53,6 +53,7 @@ struct Options {
   std::vector<std::string> bind;
   int server_pid = 0;
   std::string crypto = "auto";
+  bool no_gso = false;
   bool json = false;
   bool quiet = false;
 };
@@ -113,6 +114,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
                  "the CPU has AES-NI, else evp)")
       ->check(CLI::IsMember({"auto", "evp", "fast"}))
       ->capture_default_str();
+  app.add_flag("--no-gso", o.no_gso,
+               "one sendmmsg entry per request, instead of one UDP GSO write (UDP_SEGMENT) per run of "
+               "equal-length requests; the server receives the same datagrams either way");
   app.add_flag("--json", o.json, "print one JSON object on stdout (the summary line goes to stderr)");
   app.add_flag("--quiet", o.quiet, "no progress line");
   try {
@@ -296,6 +300,7 @@ int run_ntp_mode(const Options& o, BenchReport& report) {
     config.server = server;
     config.plain = o.plain;
     config.crypto = crypto;
+    config.gso = !o.no_gso;
     // The window and the rate are totals: each thread takes its share.
     config.window = static_cast<uint32_t>(std::max(1, o.window / o.threads + (t < o.window % o.threads ? 1 : 0)));
     config.rate = o.rate / o.threads;
