@@ -343,9 +343,10 @@ size_t build_nts_request_with_placeholders(NtsSession& session, uint64_t transmi
 size_t build_unsealed_nts_request(NtsSession& session, uint64_t transmit,
                                   std::span<const uint8_t> unique_id, size_t in_flight,
                                   std::span<uint8_t> out, RequestRecord& record) {
-  // The key is checked here, not only when sealing, so that a session that
-  // cannot seal never gives up a cookie.
-  if (session.c2s_key.size() != crypto::aead_key_length(session.aead)) return 0;
+  // The keys seal_nts_requests needs (client_keys) are checked here, not only
+  // there, so that a session that cannot seal never gives up a cookie.
+  const size_t key_length = crypto::aead_key_length(session.aead);
+  if (session.c2s_key.size() != key_length || session.s2c_key.size() != key_length) return 0;
   TakenCookie cookie;
   return write_request(session, transmit, unique_id, true, in_flight, out, record, cookie);
 }

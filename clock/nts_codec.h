@@ -145,8 +145,8 @@ ReplyVerdict verify_plain_reply(uint64_t transmit, std::span<const uint8_t> repl
 
 // build_nts_request without the seal: the authenticator's nonce is written, its tag left to
 // seal_nts_requests. The same length, cookie taken, placeholders and record; 0 (jar untouched)
-// also when the session's raw C2S key does not fit its AEAD. A request never sealed costs its
-// cookie, like one never answered.
+// also when the session's raw keys do not fit its AEAD. A request never sealed costs its cookie,
+// like one never answered.
 size_t build_unsealed_nts_request(NtsSession& session, uint64_t transmit,
                                   std::span<const uint8_t> unique_id, size_t in_flight,
                                   std::span<uint8_t> out, RequestRecord& record);

@@ -533,7 +533,7 @@ TEST_F(NtsCodecTest, BatchSealedRequestsMatchOneAtATimeAndAreAccepted) {
   }
 }
 
-TEST_F(NtsCodecTest, UnsealedRequestNeedsAUsableC2sKeyAndCostsNoCookieWithout) {
+TEST_F(NtsCodecTest, UnsealedRequestNeedsUsableKeysAndCostsNoCookieWithout) {
   auto s = session(3);
   s.c2s_key = KeyBytes(bytes(16, 1));  // not an AES-SIV-CMAC-256 key
   RequestRecord record;
@@ -541,6 +541,10 @@ TEST_F(NtsCodecTest, UnsealedRequestNeedsAUsableC2sKeyAndCostsNoCookieWithout) {
   EXPECT_EQ(build_unsealed_nts_request(s, 1, uid(1), 0, out, record), 0u);
   EXPECT_EQ(build_unsealed_nts_request(s, 1, {}, 0, out, record), 0u);
   EXPECT_EQ(s.jar.size(), 3u);
+  auto t = session(3);
+  t.s2c_key = KeyBytes{};
+  EXPECT_EQ(build_unsealed_nts_request(t, 1, uid(1), 0, out, record), 0u);
+  EXPECT_EQ(t.jar.size(), 3u);
   // A packet too short to hold an authenticator is not sealed (nor written).
   auto good = session(3);
   std::vector<uint8_t> tiny(60, 0xaa);
