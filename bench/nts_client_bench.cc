@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "clock/nts_codec.h"
-#include "clock/nts_codec_testing.h"
+#include "testing/nts_test_client.h"
 #include "crypto/key_ring.h"
 #include "crypto/nts_crypto.h"
 #include "server/respond.h"
@@ -34,7 +34,7 @@ struct Fixture {
   Fixture() {
     std::vector<clock::NtsSession> sessions;
     for (uint32_t s = 0; s < 8; ++s) {
-      sessions.push_back(clock::testing::sealed_session(keys->current(), s + 1,
+      sessions.push_back(ntsd::testing::sealed_session(keys->current(), s + 1,
                                                         crypto::AeadId::kAesSivCmac256, 8));
     }
     for (size_t c = 0; c < kBatch; ++c) clients.push_back(sessions[c % sessions.size()]);
