@@ -218,8 +218,12 @@ size_t LoadThread::send_some(int64_t now_ns, size_t count) {
   const int sent = send_built(built);
   // Requests the kernel did not take are released (their cookies are gone: the jar refills).
   for (size_t i = static_cast<size_t>(sent); i < built; ++i) release(b.tx_slot[i]);
-  // The FIFO holds one entry per request in flight, so it never overflows:
-  // slots bound the requests in flight and the FIFO has one entry per slot.
+  // The FIFO holds one entry per request sent whose entry expire() has not
+  // reached yet. That is more than the slots: behind an unanswered request
+  // (waiting out its timeout) sit the entries of answered ones whose slots
+  // were reused, up to a timeout's worth of requests. So it grows (doubling,
+  // in order) when full; a lossy server makes it grow a few times at most.
+  if (fifo_size_ + static_cast<size_t>(sent) > fifo_.size()) grow_fifo(fifo_size_ + static_cast<size_t>(sent));
   size_t tail = fifo_head_ + fifo_size_;
   if (tail >= fifo_.size()) tail -= fifo_.size();
   for (int i = 0; i < sent; ++i) {
@@ -285,6 +289,19 @@ int LoadThread::send_built(size_t built) {
   size_t requests = 0;
   for (int e = 0; e < done; ++e) requests += b.tx_run[static_cast<size_t>(e)];
   return static_cast<int>(requests);
+}
+
+void LoadThread::grow_fifo(size_t needed) {
+  size_t capacity = std::max<size_t>(fifo_.size(), 1);
+  while (capacity < needed) capacity *= 2;
+  std::vector<uint64_t> grown(capacity);
+  for (size_t i = 0; i < fifo_size_; ++i) {
+    size_t at = fifo_head_ + i;
+    if (at >= fifo_.size()) at -= fifo_.size();
+    grown[i] = fifo_[at];
+  }
+  fifo_ = std::move(grown);
+  fifo_head_ = 0;
 }
 
 void LoadThread::release(uint32_t index) {

@@ -79,6 +79,7 @@ class LoadThread {
   uint32_t match(std::span<const uint8_t> reply) const;
   void settle(uint32_t slot_index, clock::ReplyVerdict verdict, int64_t now_ns);
   void release(uint32_t slot_index);
+  void grow_fifo(size_t needed);  // to at least `needed` entries, keeping their order
   size_t sendable(int64_t now_ns, int64_t start_ns) const;
 
   LoadConfig config_;
