@@ -125,46 +125,42 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
       // "ntsd-worker-N" in top -H, ps -L and /proc/PID/task/*/comm.
       const std::string name = "ntsd-worker-" + std::to_string(w);
       pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      const auto fail = [&](const std::string& why) {
+        launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
+      };
       std::string why;
       if (cpu >= 0 && !pin_this_thread(cpu, &why)) {
-        launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
-        return;
+        return fail(why);
       }
       std::unique_ptr<PacketIo> io = make_packet_io(options.backend, raw->worker_sockets_[w], options.coalesce,
                                                     &why, &launch->fallback_reason);
       if (io == nullptr) {
-        launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
-        return;
+        return fail(why);
       }
       if (!io->start(&why)) {
         // kAuto: a ring that was made but cannot be entered (a seccomp
         // profile that allows io_uring_setup but not io_uring_enter) is no
         // reason to refuse: serve with recvmmsg/sendmmsg, as when it cannot be made.
         if (options.backend != IoBackend::kAuto || std::string(io->name()) != "io_uring") {
-          launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
-          return;
+          return fail(why);
         }
         launch->fallback_reason = why;
         io = make_packet_io(IoBackend::kMmsg, raw->worker_sockets_[w], options.coalesce, &why, &launch->fallback_reason);
         if (io == nullptr || !io->start(&why)) {
-          launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
-          return;
+          return fail(why);
         }
       }
       launch->backend_name = io->name();
       auto responder = std::make_unique<NtpResponder>(state, options.keys, crypto, options.require_nts);
       if (!responder->has_key_reader()) {
-        launch->ready.set_value("worker " + std::to_string(w) + ": no free cookie-key reader slot (" +
-                                std::to_string(crypto::SnapshotPublisherBase::kMaxReaders) +
-                                " in all, some taken by other threads); run fewer workers");
-        return;
+        return fail("no free cookie-key reader slot (" + std::to_string(crypto::SnapshotPublisherBase::kMaxReaders) +
+                    " in all, some taken by other threads); run fewer workers");
       }
       WorkerOptions worker_options{&clock, options.access, options.rate_limit,
                                    raw->mode6_ ? raw->mode6_[w].get() : nullptr};
       auto worker = std::make_shared<Worker>(std::move(io), std::move(responder), worker_options, *raw->counters_[w]);
       if (!worker->start(&why)) {
-        launch->ready.set_value("worker " + std::to_string(w) + ": " + why);
-        return;
+        return fail(why);
       }
       raw->workers_[w] = worker;
       raw->rate_limiters_[w] = worker->rate_limiter();
