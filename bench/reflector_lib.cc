@@ -81,14 +81,7 @@ std::unique_ptr<Reflector> Reflector::open(const ReflectorOptions& options, std:
   endpoint.set_port(reflector->port_);
   reflector->endpoint_ = endpoint.to_string();
   reflector->backend_ = options.io;
-  std::string fallback;
-  const int sockets[] = {reflector->fd_};
-  auto io = server::make_packet_io(options.io, sockets, options.coalesce, error, &fallback);
-  if (io == nullptr) return nullptr;
-  server::WorkerOptions worker_options;
-  worker_options.clock = &reflector->clock_;
-  reflector->worker_ = std::make_unique<server::Worker>(std::move(io), std::make_unique<ReflectResponder>(),
-                                                         worker_options, reflector->counters_);
+  reflector->coalesce_ = options.coalesce;
   return reflector;
 }
 
@@ -107,7 +100,16 @@ const char* Reflector::io_name() const {
 
 ReflectorCounts Reflector::run(const std::atomic<bool>& stop, int seconds) {
   ReflectorCounts counts;
-  if (!worker_->start(&counts.error)) return counts;
+  // The backend is made and started here, on the thread that serves (as a
+  // ntsd worker's is), not in open(): io_uring allows one submitting thread.
+  std::string fallback;
+  const int sockets[] = {fd_};
+  auto io = server::open_packet_io(backend_, sockets, coalesce_, &counts.error, &fallback);
+  if (io == nullptr) return counts;
+  server::WorkerOptions worker_options;
+  worker_options.clock = &clock_;
+  worker_ = std::make_unique<server::Worker>(std::move(io), std::make_unique<ReflectResponder>(), worker_options,
+                                             counters_);
   // CLOCK_MONOTONIC_COARSE: a vDSO read without rdtsc, cheap enough per round.
   const int64_t deadline =
       seconds > 0 ? clock_ns(CLOCK_MONOTONIC_COARSE) + int64_t{seconds} * 1'000'000'000 : 0;

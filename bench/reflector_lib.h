@@ -41,7 +41,7 @@ bool reflect_packet(std::span<const uint8_t> request, uint64_t now_ntp,
 
 class Reflector {
  public:
-  // Binds a socket and sets up the backend; null with `error` on failure.
+  // Binds the socket; null with `error` on failure.
   static std::unique_ptr<Reflector> open(const ReflectorOptions& options, std::string* error);
   ~Reflector();
   Reflector(const Reflector&) = delete;
@@ -50,8 +50,9 @@ class Reflector {
   std::string endpoint() const;  // "127.0.0.1:11125", the port actually bound
   uint16_t port() const;
   const char* io_name() const;  // "io_uring" or "recvmmsg/sendmmsg"
-  // Starts the worker on the calling thread and serves until `stop` is set
-  // or, if seconds > 0, that many seconds have passed; once per Reflector.
+  // Starts the backend and worker on the calling thread and serves until
+  // `stop` is set or, if seconds > 0, that many seconds have passed; once per
+  // Reflector. A backend that cannot start: nothing served, counts.error says why.
   ReflectorCounts run(const std::atomic<bool>& stop, int seconds);
 
  private:
@@ -61,6 +62,7 @@ class Reflector {
   std::string endpoint_;
   uint16_t port_ = 0;
   server::IoBackend backend_ = server::IoBackend::kUring;
+  server::CoalesceOptions coalesce_;
   clock::RealClock clock_;
   server::WorkerCounters counters_;
   std::unique_ptr<server::Worker> worker_;

@@ -26,6 +26,7 @@
 #include "daemon/status_collector.h"
 #include "daemon/systemd.h"
 #include "ops/metrics_server.h"
+#include "server/backend_probe.h"
 #include "server/mode6_service.h"
 #include "server/server.h"
 
@@ -183,6 +184,20 @@ int main(int argc, char** argv) {
     }
     upstream_options = std::move(client_options);
     cookie_file = config->nts.cookie_file.empty() ? state_dir + "/nts-client-cookies" : config->nts.cookie_file;
+  }
+  // --io-backend auto: both backends measured on this kernel, the cheaper
+  // one serves (server/backend_probe.h); a probe that cannot run leaves the
+  // choice to Server::start (io_uring if it runs).
+  if (server_options.backend == ntsd::server::IoBackend::kAuto) {
+    ntsd::server::BackendProbeOptions probe;
+    probe.coalesce = server_options.coalesce;
+    const ntsd::server::BackendMeasurement measured = ntsd::server::measure_backends(probe);
+    if (measured.uring_unavailable.empty()) {
+      log_info(kLogSysInfo, "I/O backend auto: %s", measured.summary().c_str());
+    } else {
+      log_warning("I/O backend auto: %s", measured.summary().c_str());
+    }
+    if (measured.chosen != ntsd::server::IoBackend::kAuto) server_options.backend = measured.chosen;
   }
   auto server = ntsd::server::Server::start(server_options, state, clock, &error);
   if (!server) {

@@ -79,7 +79,7 @@ std::optional<DaemonOptions> parse_command_line(int argc, char** argv, int* exit
   app.add_option("--workers", options.workers, "NTP worker threads (default: one per CPU)")
       ->check(CLI::Range(1, 1024));
   std::string backend = "auto";
-  app.add_option("--io-backend", backend, "datagram I/O: uring, mmsg or auto (uring, else mmsg)")
+  app.add_option("--io-backend", backend, "datagram I/O: uring, mmsg or auto (both measured at start, the cheaper serves)")
       ->check(CLI::IsMember({"auto", "uring", "mmsg"}));
   app.add_option("--coalesce-us", options.coalesce_us,
                  "below saturation, once a request is waiting, wait up to this many microseconds for a batch "

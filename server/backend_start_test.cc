@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "proto/ntp_packet.h"
+#include "server/backend_probe.h"
 #include "server/server.h"
 #include "testing/udp_test_client.h"
 
@@ -149,6 +150,47 @@ TEST_F(BackendStartTest, a_ring_that_cannot_be_entered_falls_back_to_mmsg_when_c
         start_auto_and_serve();
       },
       ::testing::ExitedWithCode(0), "backend mmsg, answered 1, fallback: io_uring_submit: Operation not permitted");
+}
+
+// --io-backend auto by measurement (server/backend_probe.h): both backends
+// serve a loopback load and the decision follows the figures and the margin.
+TEST_F(BackendStartTest, auto_measures_both_backends_and_follows_the_figures) {
+  const BackendMeasurement m = measure_backends();
+  ASSERT_EQ(m.error, "");
+  EXPECT_EQ(m.uring_unavailable, "");
+  std::printf("probe: %s\n", m.summary().c_str());
+  // Loopback receive + send of one datagram costs microseconds, not
+  // nanoseconds (nothing was measured) nor milliseconds (waits were counted).
+  EXPECT_GT(m.uring_ns, 300.0);
+  EXPECT_LT(m.uring_ns, 200'000.0);
+  EXPECT_GT(m.mmsg_ns, 300.0);
+  EXPECT_LT(m.mmsg_ns, 200'000.0);
+  const BackendProbeOptions defaults;
+  EXPECT_EQ(m.chosen, m.mmsg_ns < m.uring_ns * (1 - defaults.margin) ? IoBackend::kMmsg : IoBackend::kUring);
+  // The margin decides near-ties: a margin no measurement can clear keeps
+  // io_uring; a negative one (recvmmsg preferred even when dearer) picks it.
+  BackendProbeOptions options;
+  options.rounds = 1;
+  options.batches = 8;
+  options.margin = 0.99;
+  EXPECT_EQ(measure_backends(options).chosen, IoBackend::kUring);
+  options.margin = -100;
+  EXPECT_EQ(measure_backends(options).chosen, IoBackend::kMmsg);
+}
+
+TEST_F(BackendStartTest, auto_measures_recvmmsg_alone_when_io_uring_is_denied) {
+  EXPECT_EXIT(
+      {
+        deny_syscalls({__NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register});
+        const BackendMeasurement m = measure_backends();
+        std::fprintf(stderr, "chosen %s, mmsg %d, uring %d: %s\n", m.chosen == IoBackend::kMmsg ? "mmsg" : "other",
+                     m.mmsg_ns > 0, m.uring_ns > 0, m.summary().c_str());
+        std::fflush(stderr);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0),
+      "chosen mmsg, mmsg 1, uring 0: recvmmsg/sendmmsg [0-9.]+ µs per datagram; io_uring unavailable "
+      "\\(io_uring_queue_init: Operation not permitted\\)");
 }
 
 }  // namespace

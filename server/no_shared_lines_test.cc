@@ -135,12 +135,12 @@ class TwoWorkers : public ::testing::Test {
       responder[w] = std::make_unique<NtpResponder>(state_, keys_.get(), crypto::auto_nts_crypto(), false);
     }
     for (int w = 0; w < kWorkers; ++w) {
+      std::string error;
+      ASSERT_TRUE(io[w]->start(&error)) << error;  // a Worker takes a started backend
       io_[w] = io[w].get();
       responder_[w] = responder[w].get();
       WorkerOptions options{&clock_, access_, RateLimitParams{.hash_seed = 1}, inbox_[w].get()};
       worker_[w] = std::make_unique<Worker>(std::move(io[w]), std::move(responder[w]), options, *counters_[w]);
-      std::string error;
-      ASSERT_TRUE(worker_[w]->start(&error)) << error;
     }
   }
 

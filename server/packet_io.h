@@ -53,9 +53,10 @@ class PacketIo {
  public:
   virtual ~PacketIo() = default;
   virtual const char* name() const = 0;
-  // Called once, on the worker's own thread, before the first receive: what
-  // the backend does per thread (io_uring: enable the ring, arm the
-  // receives). False with `error` when the backend cannot run.
+  // Called on the worker's own thread before the first receive (open_packet_io
+  // does; a second call does nothing): what the backend does per thread
+  // (io_uring: enable the ring, arm the receives). False with `error` when
+  // the backend cannot run.
   virtual bool start(std::string* error) = 0;
   // Waits up to timeout_ms for datagrams (then up to the coalescing bound for
   // more) and fills `out`; returns how many.
@@ -77,10 +78,13 @@ class PacketIo {
 enum class IoBackend { kAuto, kUring, kMmsg };
 
 // Creates a backend over the worker's sockets (the backend does not own
-// them); start() still has to be called on the thread that will use it.
-// kAuto tries io_uring and falls back to mmsg, saying why in
-// `fallback_reason`; `error` says why on failure.
-std::unique_ptr<PacketIo> make_packet_io(IoBackend backend, std::span<const int> sockets,
+// them) and starts it on the calling thread, which must be the thread that
+// will use it (io_uring's deferred task running allows one submitting
+// thread). kAuto serves with io_uring when a ring can be made and entered,
+// else with recvmmsg/sendmmsg, saying why in `fallback_reason`: old kernels,
+// and seccomp profiles that block io_uring_setup (Docker's default) or only
+// io_uring_enter. `error` says why on failure.
+std::unique_ptr<PacketIo> open_packet_io(IoBackend backend, std::span<const int> sockets,
                                          const CoalesceOptions& coalesce, std::string* error,
                                          std::string* fallback_reason);
 

@@ -132,23 +132,10 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
       if (cpu >= 0 && !pin_this_thread(cpu, &why)) {
         return fail(why);
       }
-      std::unique_ptr<PacketIo> io = make_packet_io(options.backend, raw->worker_sockets_[w], options.coalesce,
+      std::unique_ptr<PacketIo> io = open_packet_io(options.backend, raw->worker_sockets_[w], options.coalesce,
                                                     &why, &launch->fallback_reason);
       if (io == nullptr) {
         return fail(why);
-      }
-      if (!io->start(&why)) {
-        // kAuto: a ring that was made but cannot be entered (a seccomp
-        // profile that allows io_uring_setup but not io_uring_enter) is no
-        // reason to refuse: serve with recvmmsg/sendmmsg, as when it cannot be made.
-        if (options.backend != IoBackend::kAuto || std::string(io->name()) != "io_uring") {
-          return fail(why);
-        }
-        launch->fallback_reason = why;
-        io = make_packet_io(IoBackend::kMmsg, raw->worker_sockets_[w], options.coalesce, &why, &launch->fallback_reason);
-        if (io == nullptr || !io->start(&why)) {
-          return fail(why);
-        }
       }
       launch->backend_name = io->name();
       auto responder = std::make_unique<NtpResponder>(state, options.keys, crypto, options.require_nts);
@@ -159,9 +146,6 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options, const Server
       WorkerOptions worker_options{&clock, options.access, options.rate_limit,
                                    raw->mode6_ ? raw->mode6_[w].get() : nullptr};
       auto worker = std::make_shared<Worker>(std::move(io), std::move(responder), worker_options, *raw->counters_[w]);
-      if (!worker->start(&why)) {
-        return fail(why);
-      }
       raw->workers_[w] = worker;
       raw->rate_limiters_[w] = worker->rate_limiter();
       launch->ready.set_value("");

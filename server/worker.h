@@ -78,14 +78,12 @@ struct WorkerOptions {
 // worker's object may share its lines, whichever thread allocated them.
 class alignas(64) Worker {
  public:
+  // `io` is started already, on this thread (open_packet_io).
   Worker(std::unique_ptr<PacketIo> io, std::unique_ptr<Responder> responder, const WorkerOptions& options,
          WorkerCounters& counters);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
-  // Starts the I/O backend on the calling thread, the one that will run();
-  // false with `error` when it cannot (the server then refuses to start).
-  bool start(std::string* error) { return io_->start(error); }
   // Serves until `stop` becomes true (checked at least every 100 ms).
   void run(const std::atomic<bool>& stop);
   // One receive → respond → send round; returns the number of datagrams handled.

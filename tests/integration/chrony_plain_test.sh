@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # The real ntsd binary on loopback, queried by chronyd 4.3 in measure-only
 # mode (-Q: it never touches this machine's clock), over IPv4 and IPv6, with
-# each I/O backend. Checks stratum, chrony's packet tests and |offset| < 10 ms.
+# each I/O backend, and with `--io-backend auto` (both measured at start, the
+# cheaper serves). Checks stratum, chrony's packet tests and |offset| < 10 ms.
 set -euo pipefail
 NTSD="$(realpath "$1")"
 source "$(dirname "$0")/../lib/ntsd_process.sh"
 require_chronyd
 
-for backend in uring mmsg; do
+for backend in uring mmsg auto; do
   dir="$TEST_TMPDIR/$backend"
   mkdir -p "$dir"
   start_ntsd "$dir/ntsd.log" --workers 2 --io-backend "$backend" --ke-port 0 --state-dir "$dir/state"
-  grep -q "2 workers, $( [[ $backend == uring ]] && echo io_uring || echo mmsg ) I/O" "$dir/ntsd.log" \
+  expect=$backend
+  if [[ $backend == auto ]]; then
+    # "I/O backend auto: io_uring 6.35 µs, recvmmsg/sendmmsg 5.67 µs per datagram -> recvmmsg/sendmmsg"
+    probe=$(sed -n 's/^ntsd: I\/O backend auto: //p' "$dir/ntsd.log")
+    [[ $probe =~ ^io_uring\ [0-9.]+\ µs,\ recvmmsg/sendmmsg\ [0-9.]+\ µs\ per\ datagram\ -\>\ (io_uring|recvmmsg/sendmmsg)$ ]] \
+      || fail "auto: no measurement line: $(cat "$dir/ntsd.log")"
+    expect=$([[ ${BASH_REMATCH[1]} == io_uring ]] && echo uring || echo mmsg)
+    echo "auto: $probe"
+  fi
+  grep -q "2 workers, $( [[ $expect == uring ]] && echo io_uring || echo mmsg ) I/O" "$dir/ntsd.log" \
     || fail "$backend: wrong backend: $(cat "$dir/ntsd.log")"
   grep -q "serving NTP on \[::1\]:$NTSD_PORT" "$dir/ntsd.log" || fail "$backend: no IPv6 listener"
 
