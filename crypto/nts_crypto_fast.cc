@@ -4,8 +4,10 @@
 //     (cookie_fast.cc), 16 cookies per pass;
 //   other cookies, and all cookies on XMM lanes: the batched S2V engine
 //     (siv_ni.cc / siv_vaes.cc);
-//   authenticators and replies, AEAD 15: session keys expanded together, then
-//     the batched S2V engine;
+//   authenticators and replies, AEAD 15 with a 16-byte nonce, YMM lanes: the
+//     packet kernel (packet_fast.cc), session keys expanded inside, in pairs;
+//   other AEAD 15 authenticators and replies: session keys expanded together,
+//     then the batched S2V engine;
 //   authenticators and replies, AEAD 30: the batched GCM-SIV (gcm_siv.cc);
 //   AEAD 16 and 17 (no native code): OpenSSL EVP, one by one.
 // Reached only on a CPU with AES-NI (fast_nts_crypto returns null otherwise)
@@ -21,6 +23,7 @@
 #include "crypto/cpu.h"
 #include "crypto/gcm_siv.h"
 #include "crypto/nts_crypto.h"
+#include "crypto/packet_fast.h"
 #include "crypto/siv_evp.h"
 #include "crypto/siv_ni.h"
 
@@ -102,60 +105,108 @@ bool seal_evp(const ReplyToSeal& r, const SessionKeys& k) {
                       MutableBytes(r.out, r.plaintext.size() + kAeadTagLength));
 }
 
-// Runs a batch in chunks of kSivBatch: AEAD 15 items through the interleaved
-// SIV engine, AEAD 30 items through the batched GCM-SIV, the rest one by one.
-// `describe` fills an item's SivJob and GcmSivJob from the item and returns
-// the session key half this direction uses (AEAD 15 keys are expanded here,
-// together, since session keys come out of cookies) and whether the SIV job
-// needs the CTR half of that key.
+// A packet-kernel job for an AEAD 15 item (16-byte nonce).
+packet_fast::Job describe_packet(const AuthToVerify& r, const SessionKeys& k) {
+  return {k.c2s, r.ad.data(), r.ad.size(), r.nonce.data(), r.sealed.data(), r.sealed.size(),
+          r.plaintext_out, false};
+}
+
+packet_fast::Job describe_packet(const ReplyToSeal& r, const SessionKeys& k) {
+  return {k.s2c, r.ad.data(), r.ad.size(), r.nonce.data(), r.plaintext.data(), r.plaintext.size(),
+          r.out, false};
+}
+
+// Items the packet kernel does not take: AEAD 15 through the interleaved SIV
+// engine, AEAD 30 through the batched GCM-SIV, the rest one by one.
+// `describe` fills an item's SivJob or GcmSivJob and returns the session key
+// half this direction uses (AEAD 15 keys are expanded here, together, since
+// session keys come out of cookies) and whether the SIV job needs the CTR
+// half of that key. Out of line, so the common path does not pay for
+// constructing these records.
 template <typename Item, typename OneByOne, typename Describe, typename RunSiv, typename RunGcm>
+__attribute__((noinline)) void run_general(std::span<const Item> items,
+                                           std::span<const SessionKeys> keys, std::span<bool> ok,
+                                           const size_t* which, size_t count, SivLanes lanes,
+                                           OneByOne one_by_one, Describe describe, RunSiv run_siv,
+                                           RunGcm run_gcm) {
+  static_assert(kGcmSivBatch >= kSivBatch);
+  SivKey expanded[kSivBatch];
+  SivKey* key_ptr[kSivBatch];
+  Bytes raw[kSivBatch];
+  SivJob jobs[kSivBatch];
+  size_t idx[kSivBatch];
+  size_t m = 0;
+  GcmSivJob gcm_jobs[kSivBatch];
+  size_t gcm_idx[kSivBatch];
+  size_t g = 0;
+  bool with_ctr = false;
+  for (size_t w = 0; w < count; ++w) {
+    const size_t i = which[w];
+    const Item& item = items[i];
+    const SessionKeys& k = keys[i];
+    if (k.aead == AeadId::kAesSivCmac256 && k.key_length == 32) {
+      SivJob& job = jobs[m];
+      bool needs_ctr = false;
+      raw[m] = describe(item, k, &job, nullptr, needs_ctr);
+      with_ctr = with_ctr || needs_ctr;
+      key_ptr[m] = &expanded[m];
+      job.key = &expanded[m];
+      idx[m++] = i;
+    } else if (k.aead == AeadId::kAes128GcmSiv && k.key_length == 16) {
+      bool unused = false;
+      gcm_jobs[g].key = describe(item, k, nullptr, &gcm_jobs[g], unused).data();
+      gcm_idx[g++] = i;
+    } else {
+      ok[i] = one_by_one(item, k);
+    }
+  }
+  if (m > 0) {
+    siv_expand_session_keys(std::span<const Bytes>(raw, m), key_ptr, with_ctr, lanes);
+    run_siv(std::span<SivJob>(jobs, m), lanes);
+    for (size_t j = 0; j < m; ++j) {
+      ok[idx[j]] = jobs[j].ok;
+      siv_wipe_session_key(expanded[j]);
+    }
+  }
+  if (g > 0) {
+    run_gcm(std::span<GcmSivJob>(gcm_jobs, g));
+    for (size_t j = 0; j < g; ++j) ok[gcm_idx[j]] = gcm_jobs[j].ok;
+  }
+}
+
+// Runs a batch in chunks of kSivBatch: on YMM lanes, AEAD 15 items with a
+// 16-byte nonce (every NTS client's) through the packet kernel, the others
+// through run_general.
+template <typename Item, typename OneByOne, typename Describe, typename RunSiv, typename RunGcm,
+          typename RunPacket>
 void run_in_batches(std::span<const Item> items, std::span<const SessionKeys> keys,
                     std::span<bool> ok, SivLanes lanes, OneByOne one_by_one, Describe describe,
-                    RunSiv run_siv, RunGcm run_gcm) {
-  static_assert(kGcmSivBatch >= kSivBatch);
+                    RunSiv run_siv, RunGcm run_gcm, RunPacket run_packet) {
+  static_assert(packet_fast::kMaxJobs >= kSivBatch);
+  const bool packet_kernel = lanes == SivLanes::kYmm;
   for (size_t base = 0; base < items.size(); base += kSivBatch) {
     const size_t n = std::min(kSivBatch, items.size() - base);
-    SivKey expanded[kSivBatch];
-    SivKey* key_ptr[kSivBatch];
-    Bytes raw[kSivBatch];
-    SivJob jobs[kSivBatch];
-    size_t idx[kSivBatch];
-    size_t m = 0;
-    GcmSivJob gcm_jobs[kSivBatch];
-    size_t gcm_idx[kSivBatch];
-    size_t g = 0;
-    bool with_ctr = false;
-    for (size_t i = 0; i < n; ++i) {
-      const Item& item = items[base + i];
-      const SessionKeys& k = keys[base + i];
-      if (k.aead == AeadId::kAesSivCmac256 && k.key_length == 32) {
-        SivJob& job = jobs[m];
-        bool needs_ctr = false;
-        raw[m] = describe(item, k, &job, nullptr, needs_ctr);
-        with_ctr = with_ctr || needs_ctr;
-        key_ptr[m] = &expanded[m];
-        job.key = &expanded[m];
-        idx[m++] = base + i;
-      } else if (k.aead == AeadId::kAes128GcmSiv && k.key_length == 16) {
-        bool unused = false;
-        gcm_jobs[g].key = describe(item, k, nullptr, &gcm_jobs[g], unused).data();
-        gcm_idx[g++] = base + i;
+    packet_fast::Job packet_jobs[kSivBatch];
+    size_t packet_idx[kSivBatch];
+    size_t f = 0;
+    size_t rest[kSivBatch];
+    size_t r = 0;
+    for (size_t i = base; i < base + n; ++i) {
+      const Item& item = items[i];
+      const SessionKeys& k = keys[i];
+      if (packet_kernel && k.aead == AeadId::kAesSivCmac256 && k.key_length == 32 &&
+          item.nonce.size() == packet_fast::kNonce) {
+        packet_jobs[f] = describe_packet(item, k);
+        packet_idx[f++] = i;
       } else {
-        ok[base + i] = one_by_one(item, k);
+        rest[r++] = i;
       }
     }
-    if (m > 0) {
-      siv_expand_session_keys(std::span<const Bytes>(raw, m), key_ptr, with_ctr, lanes);
-      run_siv(std::span<SivJob>(jobs, m), lanes);
-      for (size_t j = 0; j < m; ++j) {
-        ok[idx[j]] = jobs[j].ok;
-        siv_wipe_session_key(expanded[j]);
-      }
+    if (f > 0) {
+      run_packet(packet_jobs, f);
+      for (size_t j = 0; j < f; ++j) ok[packet_idx[j]] = packet_jobs[j].ok;
     }
-    if (g > 0) {
-      run_gcm(std::span<GcmSivJob>(gcm_jobs, g));
-      for (size_t j = 0; j < g; ++j) ok[gcm_idx[j]] = gcm_jobs[j].ok;
-    }
+    if (r > 0) run_general(items, keys, ok, rest, r, lanes, one_by_one, describe, run_siv, run_gcm);
   }
 }
 
@@ -231,7 +282,7 @@ class FastNtsCrypto final : public NtsCrypto {
           job->output = r.plaintext_out;
           return k.c2s_key();
         },
-        siv_open_batch, gcm_siv_open_batch);
+        siv_open_batch, gcm_siv_open_batch, packet_fast::open);
   }
 
   void seal_cookies(std::span<const SessionKeys> sessions, const MasterKey& key, Bytes nonces,
@@ -294,7 +345,7 @@ class FastNtsCrypto final : public NtsCrypto {
           job->output = r.out;
           return k.s2c_key();
         },
-        siv_seal_batch, gcm_siv_seal_batch);
+        siv_seal_batch, gcm_siv_seal_batch, packet_fast::seal);
   }
 
  private:
