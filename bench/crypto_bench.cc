@@ -49,6 +49,7 @@ struct Fixture {
   std::vector<Bytes> cookie_views;
   std::vector<std::vector<uint8_t>> request_ad, request_nonce, request_tag;
   std::vector<std::vector<uint8_t>> reply_ad, reply_nonce;
+  std::vector<const SessionKeys*> session_ptr;
 
   Fixture() {
     std::mt19937_64 rng(1);
@@ -71,6 +72,7 @@ struct Fixture {
       reply_nonce.push_back(random_bytes(rng, 16));
     }
     for (auto& c : cookies) cookie_views.emplace_back(c);
+    for (auto& s : sessions) session_ptr.push_back(&s);
   }
 };
 
@@ -143,8 +145,8 @@ void BM_CookieSealEvp(benchmark::State& state) {
   size_t length = 0;
   size_t i = 0;
   for (auto _ : state) {
-    evp().seal_cookies(std::span(&f.sessions[i++ % kMaxBatch], 1), f.keys->current(), nonce, out,
-                       std::span(&length, 1));
+    evp().seal_cookies(std::span(&f.session_ptr[i++ % kMaxBatch], 1), f.keys->current(), nonce,
+                       out, std::span(&length, 1));
     benchmark::DoNotOptimize(length);
   }
   per_item(state, 1);
@@ -160,8 +162,9 @@ void BM_CookieSealBatched(benchmark::State& state) {
   uint8_t nonces[kMaxBatch * 16] = {};
   size_t lengths[kMaxBatch];
   for (auto _ : state) {
-    fast().seal_cookies(std::span<const SessionKeys>(f.sessions.data(), n), f.keys->current(), nonces,
-                        std::span<uint8_t* const>(out, n), std::span<size_t>(lengths, n));
+    fast().seal_cookies(std::span<const SessionKeys* const>(f.session_ptr.data(), n),
+                        f.keys->current(), nonces, std::span<uint8_t* const>(out, n),
+                        std::span<size_t>(lengths, n));
     benchmark::DoNotOptimize(cookies);
   }
   per_item(state, n);
@@ -187,11 +190,10 @@ void BM_AuthVerifyBatched(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   std::vector<AuthToVerify> reqs;
   for (size_t k = 0; k < n; ++k)
-    reqs.push_back({f.request_ad[k], f.request_nonce[k], f.request_tag[k], nullptr});
+    reqs.push_back({f.request_ad[k], f.request_nonce[k], f.request_tag[k], nullptr, &f.sessions[k]});
   bool ok[kMaxBatch];
   for (auto _ : state) {
-    fast().verify_authenticators(reqs, std::span<const SessionKeys>(f.sessions.data(), n),
-                                 std::span<bool>(ok, n));
+    fast().verify_authenticators(reqs, std::span<bool>(ok, n));
     benchmark::DoNotOptimize(ok);
   }
   per_item(state, n);
@@ -219,11 +221,11 @@ void BM_ReplySealBatched(benchmark::State& state) {
   static uint8_t pt[kCookieEf] = {};
   static uint8_t out[kMaxBatch][kCookieEf + 16];
   std::vector<ReplyToSeal> replies;
-  for (size_t k = 0; k < n; ++k) replies.push_back({f.reply_ad[k], f.reply_nonce[k], pt, out[k]});
+  for (size_t k = 0; k < n; ++k)
+    replies.push_back({f.reply_ad[k], f.reply_nonce[k], pt, out[k], &f.sessions[k]});
   bool ok[kMaxBatch];
   for (auto _ : state) {
-    fast().seal_replies(replies, std::span<const SessionKeys>(f.sessions.data(), n),
-                        std::span<bool>(ok, n));
+    fast().seal_replies(replies, std::span<bool>(ok, n));
     benchmark::DoNotOptimize(ok);
   }
   per_item(state, n);
@@ -240,6 +242,7 @@ void request_crypto(benchmark::State& state) {
   const NtsCrypto& crypto = kFast ? fast() : evp();
   const size_t n = static_cast<size_t>(state.range(0));
   SessionKeys sessions[kMaxBatch];
+  const SessionKeys* session_ptr[kMaxBatch];
   CookieStatus status[kMaxBatch];
   uint8_t nonces[kMaxBatch * 32];
   uint8_t cookie_ef[kMaxBatch][kCookieEf];
@@ -251,9 +254,10 @@ void request_crypto(benchmark::State& state) {
   ReplyToSeal replies[kMaxBatch];
   for (size_t k = 0; k < n; ++k) {
     cookie_out[k] = cookie_ef[k] + 4;
-    auths[k] = {f.request_ad[k], f.request_nonce[k], f.request_tag[k], nullptr};
+    session_ptr[k] = &sessions[k];
+    auths[k] = {f.request_ad[k], f.request_nonce[k], f.request_tag[k], nullptr, &sessions[k]};
     replies[k] = {f.reply_ad[k], Bytes(nonces + n * 16 + 16 * k, 16),
-                  Bytes(cookie_ef[k], kCookieEf), reply[k]};
+                  Bytes(cookie_ef[k], kCookieEf), reply[k], &sessions[k]};
   }
   NonceSource nonce_source;
   for (auto _ : state) {
@@ -264,13 +268,11 @@ void request_crypto(benchmark::State& state) {
     }
     crypto.open_cookies(std::span<const Bytes>(f.cookie_views.data(), n), *f.keys,
                         std::span<SessionKeys>(sessions, n), std::span<CookieStatus>(status, n));
-    crypto.verify_authenticators(std::span<const AuthToVerify>(auths, n),
-                                 std::span<const SessionKeys>(sessions, n), std::span<bool>(ok, n));
-    crypto.seal_cookies(std::span<const SessionKeys>(sessions, n), f.keys->current(),
+    crypto.verify_authenticators(std::span<const AuthToVerify>(auths, n), std::span<bool>(ok, n));
+    crypto.seal_cookies(std::span<const SessionKeys* const>(session_ptr, n), f.keys->current(),
                         Bytes(nonces, 16 * n), std::span<uint8_t* const>(cookie_out, n),
                         std::span<size_t>(lengths, n));
-    crypto.seal_replies(std::span<const ReplyToSeal>(replies, n),
-                        std::span<const SessionKeys>(sessions, n), std::span<bool>(ok, n));
+    crypto.seal_replies(std::span<const ReplyToSeal>(replies, n), std::span<bool>(ok, n));
     benchmark::DoNotOptimize(ok);
     benchmark::DoNotOptimize(reply);
   }
@@ -316,20 +318,17 @@ void gcm_siv_request(benchmark::State& state) {
     make_aead(AeadId::kAes128GcmSiv, c2s)->seal(ads, nonce.back(), {}, tag.back());
   }
   for (size_t k = 0; k < n; ++k) {
-    auths[k] = {ad[k], nonce[k], tag[k], nullptr};
-    replies[k] = {Bytes(ad[k]).first(kReplyAd), nonce[k], pt, out[k]};
+    auths[k] = {ad[k], nonce[k], tag[k], nullptr, &sessions[k]};
+    replies[k] = {Bytes(ad[k]).first(kReplyAd), nonce[k], pt, out[k], &sessions[k]};
   }
   bool ok[kMaxBatch];
   for (auto _ : state) {
-    crypto.verify_authenticators(std::span<const AuthToVerify>(auths, n),
-                                 std::span<const SessionKeys>(sessions, n), std::span<bool>(ok, n));
-    crypto.seal_replies(std::span<const ReplyToSeal>(replies, n),
-                        std::span<const SessionKeys>(sessions, n), std::span<bool>(ok, n));
+    crypto.verify_authenticators(std::span<const AuthToVerify>(auths, n), std::span<bool>(ok, n));
+    crypto.seal_replies(std::span<const ReplyToSeal>(replies, n), std::span<bool>(ok, n));
     benchmark::DoNotOptimize(ok);
     benchmark::DoNotOptimize(out);
   }
-  crypto.verify_authenticators(std::span<const AuthToVerify>(auths, n),
-                               std::span<const SessionKeys>(sessions, n), std::span<bool>(ok, n));
+  crypto.verify_authenticators(std::span<const AuthToVerify>(auths, n), std::span<bool>(ok, n));
   for (size_t k = 0; k < n; ++k) {
     if (!ok[k]) state.SkipWithError("GCM-SIV verify failed");
   }

@@ -362,10 +362,10 @@ void seal_nts_requests(const crypto::NtsCrypto& crypto, std::span<const RequestT
       const NtsSession& session = *requests[i].session;
       const auto auth = request_auth(requests[i].packet, session.aead);
       if (!auth || !client_keys(session, keys[m])) continue;
-      items[m] = crypto::ReplyToSeal{auth->ad, auth->nonce, {}, auth->tag.data()};
+      items[m] = crypto::ReplyToSeal{auth->ad, auth->nonce, {}, auth->tag.data(), &keys[m]};
       index[m++] = i;
     }
-    crypto.seal_replies(std::span(items, m), std::span(keys, m), std::span(sealed, m));
+    crypto.seal_replies(std::span(items, m), std::span(sealed, m));
     for (size_t j = 0; j < m; ++j) ok[index[j]] = sealed[j];
     crypto::wipe_session_keys(std::span(keys, m));
   }
@@ -496,11 +496,15 @@ void verify_nts_replies(const crypto::NtsCrypto& crypto, std::span<const ReplyTo
       if (used + inner > kArena) break;  // the next chunk
       std::memset(arena + used, 0, proto::kNtpHeaderSize);
       inner_at[n] = used;
-      items[m++] =
-          crypto::AuthToVerify{c.ad, c.nonce, c.sealed, arena + used + proto::kNtpHeaderSize};
+      // Not `items[m++] = {..., &keys[m]}`: g++ 12 evaluates the left side's
+      // m++ before the braced right side for a class-type assignment (C++17
+      // says right first), and every item then pointed at the next reply's keys.
+      items[m] = crypto::AuthToVerify{c.ad, c.nonce, c.sealed,
+                                      arena + used + proto::kNtpHeaderSize, &keys[m]};
+      ++m;
       used += (inner + 15) & ~size_t{15};
     }
-    crypto.verify_authenticators(std::span(items, m), std::span(keys, m), std::span(opened, m));
+    crypto.verify_authenticators(std::span(items, m), std::span(opened, m));
     // keys[m] too: it may hold the keys of a reply that failed its checks.
     crypto::wipe_session_keys(std::span(keys, std::min(m + 1, kCryptoBatch)));
     for (size_t i = 0, j = 0; i < n; ++i) {

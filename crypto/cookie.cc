@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <string.h>  // explicit_bzero
 
 #include <cstring>
 
@@ -15,8 +16,11 @@ size_t cookie_length(AeadId aead) {
   return (raw + 3) & ~size_t{3};
 }
 
+// explicit_bzero, not OPENSSL_cleanse: both are never optimised away, and
+// glibc's runs at memset's speed where OpenSSL's stores 8 bytes a step (a
+// server batch wipes 140 bytes per request on the hot path).
 void wipe_session_keys(std::span<SessionKeys> sessions) {
-  if (!sessions.empty()) OPENSSL_cleanse(sessions.data(), sessions.size_bytes());
+  if (!sessions.empty()) explicit_bzero(sessions.data(), sessions.size_bytes());
 }
 
 bool make_session_keys(AeadId aead, Bytes c2s, Bytes s2c, SessionKeys& out) {
@@ -36,7 +40,8 @@ size_t seal_cookie(const MasterKey& key, const SessionKeys& session, Bytes nonce
   if (out.size() < cookie_length(session.aead) || nonce.size() != kCookieNonceLength) return 0;
   uint8_t* const dest[] = {out.data()};
   size_t length = 0;
-  auto_nts_crypto().seal_cookies(std::span(&session, 1), key, nonce, dest, std::span(&length, 1));
+  const SessionKeys* const sessions[] = {&session};
+  auto_nts_crypto().seal_cookies(sessions, key, nonce, dest, std::span(&length, 1));
   return length;
 }
 

@@ -42,7 +42,7 @@ struct SessionKeys {
 
 // Session keys for an AEAD from two exported keys; false if lengths do not fit the AEAD.
 bool make_session_keys(AeadId aead, Bytes c2s, Bytes s2c, SessionKeys& out);
-// Zeroes session keys with OPENSSL_cleanse (batch scratch, once a batch is done with them).
+// Zeroes session keys (explicit_bzero: batch scratch, once a batch is done with them).
 void wipe_session_keys(std::span<SessionKeys> sessions);
 // Cookie length for a session AEAD (a multiple of 4).
 size_t cookie_length(AeadId aead);

@@ -224,7 +224,9 @@ TEST_P(CookieBatchTest, BatchedMatchesSingle) {
     std::vector<uint8_t*> ptrs(n);
     for (size_t i = 0; i < n; ++i) ptrs[i] = sealed[i].data();
     std::vector<size_t> lengths(n);
-    crypto_->seal_cookies(sessions, snap->current(), nonces, ptrs, lengths);
+    std::vector<const SessionKeys*> session_ptr(n);
+    for (size_t i = 0; i < n; ++i) session_ptr[i] = &sessions[i];
+    crypto_->seal_cookies(session_ptr, snap->current(), nonces, ptrs, lengths);
     for (size_t i = 0; i < n; ++i) {
       uint8_t single[kMaxCookieLength];
       const size_t len =
@@ -263,7 +265,9 @@ TEST_P(CookieBatchTest, NothingIsSealedWithAnInvalidKey) {
   std::vector<uint8_t*> ptrs(kN);
   for (size_t i = 0; i < kN; ++i) ptrs[i] = out[i].data();
   std::vector<size_t> lengths(kN, 99);
-  crypto_->seal_cookies(sessions, broken.current(), nonces, ptrs, lengths);
+  std::vector<const SessionKeys*> session_ptr(kN);
+  for (size_t i = 0; i < kN; ++i) session_ptr[i] = &sessions[i];
+  crypto_->seal_cookies(session_ptr, broken.current(), nonces, ptrs, lengths);
   for (size_t i = 0; i < kN; ++i) {
     EXPECT_EQ(lengths[i], 0u) << i;
     EXPECT_EQ(out[i], std::vector<uint8_t>(kMaxCookieLength, 0xee)) << i;
@@ -311,7 +315,8 @@ TEST(CookieTest, SingleCookiesUseAutoAndAgreeWithEvp) {
   ASSERT_EQ(seal_cookie(snap->current(), s, nonce, single), 104u);
   uint8_t* const out[] = {evp};
   size_t length = 0;
-  evp_nts_crypto().seal_cookies(std::span(&s, 1), snap->current(), nonce, out, std::span(&length, 1));
+  const SessionKeys* const session_ptr[] = {&s};
+  evp_nts_crypto().seal_cookies(session_ptr, snap->current(), nonce, out, std::span(&length, 1));
   ASSERT_EQ(length, 104u);
   EXPECT_EQ(0, std::memcmp(single, evp, 104));
   SessionKeys opened;

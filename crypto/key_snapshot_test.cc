@@ -63,8 +63,8 @@ TEST(KeySnapshotTest, StressRotateWhileReadersSealAndOpen) {
       SessionKeys s;
       const auto k = testing::random_bytes(rng, 32);
       make_session_keys(AeadId::kAesSivCmac256, k, k, s);
-      SessionKeys sessions[8];
-      for (auto& x : sessions) x = s;
+      const SessionKeys* sessions[8];
+      for (auto& x : sessions) x = &s;
       uint8_t cookies[8][kMaxCookieLength];
       uint8_t* ptrs[8];
       for (int i = 0; i < 8; ++i) ptrs[i] = cookies[i];

@@ -48,11 +48,10 @@ class EvpNtsCrypto final : public NtsCrypto {
   }
 
   void verify_authenticators(std::span<const AuthToVerify> requests,
-                             std::span<const SessionKeys> keys,
                              std::span<bool> ok) const override {
     for (size_t i = 0; i < requests.size(); ++i) {
       const AuthToVerify& r = requests[i];
-      const SessionKeys& k = keys[i];
+      const SessionKeys& k = *r.keys;
       if (r.sealed.size() < kAeadTagLength) {
         ok[i] = false;
         continue;
@@ -70,11 +69,12 @@ class EvpNtsCrypto final : public NtsCrypto {
     }
   }
 
-  void seal_cookies(std::span<const SessionKeys> sessions, const MasterKey& key, Bytes nonces,
-                    std::span<uint8_t* const> out, std::span<size_t> lengths) const override {
+  void seal_cookies(std::span<const SessionKeys* const> sessions, const MasterKey& key,
+                    Bytes nonces, std::span<uint8_t* const> out,
+                    std::span<size_t> lengths) const override {
     for (size_t i = 0; i < sessions.size(); ++i) {
       lengths[i] = 0;
-      const SessionKeys& s = sessions[i];
+      const SessionKeys& s = *sessions[i];
       // Fail closed: a key whose derivation failed seals nothing.
       if (!key.valid || !layout::sealable(s) || out[i] == nullptr ||
           nonces.size() < (i + 1) * kCookieNonceLength) {
@@ -93,11 +93,10 @@ class EvpNtsCrypto final : public NtsCrypto {
     }
   }
 
-  void seal_replies(std::span<const ReplyToSeal> replies, std::span<const SessionKeys> keys,
-                    std::span<bool> ok) const override {
+  void seal_replies(std::span<const ReplyToSeal> replies, std::span<bool> ok) const override {
     for (size_t i = 0; i < replies.size(); ++i) {
       const ReplyToSeal& r = replies[i];
-      const SessionKeys& k = keys[i];
+      const SessionKeys& k = *r.keys;
       const MutableBytes out(r.out, r.plaintext.size() + kAeadTagLength);
       if (k.aead == AeadId::kAes128GcmSiv) {
         GcmSivKey key;

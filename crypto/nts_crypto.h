@@ -19,20 +19,23 @@
 
 namespace ntsd::crypto {
 
-// A request's NTS Authenticator and Encrypted Extension Fields.
+// A request's NTS Authenticator and Encrypted Extension Fields. Items point
+// at their session keys (the opened cookie's), so a batch copies none.
 struct AuthToVerify {
-  Bytes ad;                // the packet up to the authenticator field
-  Bytes nonce;             // the authenticator's nonce
-  Bytes sealed;            // its ciphertext (tag and encrypted fields)
-  uint8_t* plaintext_out;  // sealed.size() - 16 bytes for the decrypted fields (may be null if 0)
+  Bytes ad;                 // the packet up to the authenticator field
+  Bytes nonce;              // the authenticator's nonce
+  Bytes sealed;             // its ciphertext (tag and encrypted fields)
+  uint8_t* plaintext_out;   // sealed.size() - 16 bytes for the decrypted fields (may be null if 0)
+  const SessionKeys* keys;  // verified under keys->c2s
 };
 
 // A reply to seal: the encrypted part is typically the fresh cookies' extension fields.
 struct ReplyToSeal {
-  Bytes ad;         // the reply packet up to the authenticator field
-  Bytes nonce;      // a fresh nonce: 16 bytes for SIV, 12 for GCM-SIV
-  Bytes plaintext;  // the extension fields to encrypt
-  uint8_t* out;     // plaintext.size() + 16 bytes
+  Bytes ad;                 // the reply packet up to the authenticator field
+  Bytes nonce;              // a fresh nonce: 16 bytes for SIV, 12 for GCM-SIV
+  Bytes plaintext;          // the extension fields to encrypt
+  uint8_t* out;             // plaintext.size() + 16 bytes
+  const SessionKeys* keys;  // sealed under keys->s2c
 };
 
 // Which implementation does the work.
@@ -67,19 +70,17 @@ class NtsCrypto {
   // Opens cookie i against the snapshot's keys: status[i], and on kOk out[i] (with key_age).
   virtual void open_cookies(std::span<const Bytes> cookies, const KeySnapshot& keys,
                             std::span<SessionKeys> out, std::span<CookieStatus> status) const = 0;
-  // ok[i] = request i's authenticator verifies under keys[i].c2s (its plaintext written if so).
+  // ok[i] = request i's authenticator verifies under its keys->c2s (its plaintext written if so).
   virtual void verify_authenticators(std::span<const AuthToVerify> requests,
-                                     std::span<const SessionKeys> keys,
                                      std::span<bool> ok) const = 0;
-  // Seals cookie i for sessions[i] under `key` with nonce i (16 bytes each) into out[i]
+  // Seals cookie i for *sessions[i] under `key` with nonce i (16 bytes each) into out[i]
   // (cookie_length() bytes); lengths[i] = bytes written, 0 on failure, all 0 (nothing written)
   // when the key is not valid.
-  virtual void seal_cookies(std::span<const SessionKeys> sessions, const MasterKey& key,
+  virtual void seal_cookies(std::span<const SessionKeys* const> sessions, const MasterKey& key,
                             Bytes nonces, std::span<uint8_t* const> out,
                             std::span<size_t> lengths) const = 0;
-  // Seals reply i under keys[i].s2c; ok[i] = sealed.
-  virtual void seal_replies(std::span<const ReplyToSeal> replies,
-                            std::span<const SessionKeys> keys, std::span<bool> ok) const = 0;
+  // Seals reply i under its keys->s2c; ok[i] = sealed.
+  virtual void seal_replies(std::span<const ReplyToSeal> replies, std::span<bool> ok) const = 0;
 };
 
 // The EVP reference (always there).

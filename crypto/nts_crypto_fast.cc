@@ -67,7 +67,7 @@ void open_general(std::span<const Bytes> cookies, const KeySnapshot& keys,
 }
 
 // Sessions the cookie kernel does not take: the general batched engine, out of line.
-void seal_general(std::span<const SessionKeys> sessions, const MasterKey& key, Bytes nonces,
+void seal_general(std::span<const SessionKeys* const> sessions, const MasterKey& key, Bytes nonces,
                   std::span<uint8_t* const> out, const size_t* idx, size_t m,
                   std::span<size_t> lengths, SivLanes lanes) {
   SivJob jobs[kSivBatch];
@@ -75,7 +75,7 @@ void seal_general(std::span<const SessionKeys> sessions, const MasterKey& key, B
   for (size_t j = 0; j < m; ++j) {
     const size_t i = idx[j];
     uint8_t* c = out[i];
-    const size_t pt_len = layout::build_plaintext(sessions[i], pt[j]);
+    const size_t pt_len = layout::build_plaintext(*sessions[i], pt[j]);
     layout::write_header(c, key.id, nonces.data() + i * kCookieNonceLength);
     SivJob& job = jobs[j];
     job.key = &key.siv;
@@ -87,7 +87,7 @@ void seal_general(std::span<const SessionKeys> sessions, const MasterKey& key, B
   }
   siv_seal_batch(std::span<SivJob>(jobs, m), lanes);
   for (size_t j = 0; j < m; ++j)
-    lengths[idx[j]] = jobs[j].ok ? cookie_length(sessions[idx[j]].aead) : 0;
+    lengths[idx[j]] = jobs[j].ok ? cookie_length(sessions[idx[j]]->aead) : 0;
   explicit_bzero(pt, sizeof pt[0] * m);
 }
 
@@ -124,8 +124,7 @@ packet_fast::Job describe_packet(const ReplyToSeal& r, const SessionKeys& k) {
 // half of that key. Out of line, so the common path does not pay for
 // constructing these records.
 template <typename Item, typename OneByOne, typename Describe, typename RunSiv, typename RunGcm>
-__attribute__((noinline)) void run_general(std::span<const Item> items,
-                                           std::span<const SessionKeys> keys, std::span<bool> ok,
+__attribute__((noinline)) void run_general(std::span<const Item> items, std::span<bool> ok,
                                            const size_t* which, size_t count, SivLanes lanes,
                                            OneByOne one_by_one, Describe describe, RunSiv run_siv,
                                            RunGcm run_gcm) {
@@ -143,7 +142,7 @@ __attribute__((noinline)) void run_general(std::span<const Item> items,
   for (size_t w = 0; w < count; ++w) {
     const size_t i = which[w];
     const Item& item = items[i];
-    const SessionKeys& k = keys[i];
+    const SessionKeys& k = *item.keys;
     if (k.aead == AeadId::kAesSivCmac256 && k.key_length == 32) {
       SivJob& job = jobs[m];
       bool needs_ctr = false;
@@ -179,9 +178,9 @@ __attribute__((noinline)) void run_general(std::span<const Item> items,
 // through run_general.
 template <typename Item, typename OneByOne, typename Describe, typename RunSiv, typename RunGcm,
           typename RunPacket>
-void run_in_batches(std::span<const Item> items, std::span<const SessionKeys> keys,
-                    std::span<bool> ok, SivLanes lanes, OneByOne one_by_one, Describe describe,
-                    RunSiv run_siv, RunGcm run_gcm, RunPacket run_packet) {
+void run_in_batches(std::span<const Item> items, std::span<bool> ok, SivLanes lanes,
+                    OneByOne one_by_one, Describe describe, RunSiv run_siv, RunGcm run_gcm,
+                    RunPacket run_packet) {
   static_assert(packet_fast::kMaxJobs >= kSivBatch);
   const bool packet_kernel = lanes == SivLanes::kYmm;
   for (size_t base = 0; base < items.size(); base += kSivBatch) {
@@ -193,7 +192,7 @@ void run_in_batches(std::span<const Item> items, std::span<const SessionKeys> ke
     size_t r = 0;
     for (size_t i = base; i < base + n; ++i) {
       const Item& item = items[i];
-      const SessionKeys& k = keys[i];
+      const SessionKeys& k = *item.keys;
       if (packet_kernel && k.aead == AeadId::kAesSivCmac256 && k.key_length == 32 &&
           item.nonce.size() == packet_fast::kNonce) {
         packet_jobs[f] = describe_packet(item, k);
@@ -206,7 +205,7 @@ void run_in_batches(std::span<const Item> items, std::span<const SessionKeys> ke
       run_packet(packet_jobs, f);
       for (size_t j = 0; j < f; ++j) ok[packet_idx[j]] = packet_jobs[j].ok;
     }
-    if (r > 0) run_general(items, keys, ok, rest, r, lanes, one_by_one, describe, run_siv, run_gcm);
+    if (r > 0) run_general(items, ok, rest, r, lanes, one_by_one, describe, run_siv, run_gcm);
   }
 }
 
@@ -262,10 +261,9 @@ class FastNtsCrypto final : public NtsCrypto {
   }
 
   void verify_authenticators(std::span<const AuthToVerify> requests,
-                             std::span<const SessionKeys> keys,
                              std::span<bool> ok) const override {
     run_in_batches(
-        requests, keys, ok, lanes_, open_evp,
+        requests, ok, lanes_, open_evp,
         [](const AuthToVerify& r, const SessionKeys& k, SivJob* job, GcmSivJob* gcm,
            bool& needs_ctr) {
           if (gcm != nullptr) {
@@ -285,8 +283,9 @@ class FastNtsCrypto final : public NtsCrypto {
         siv_open_batch, gcm_siv_open_batch, packet_fast::open);
   }
 
-  void seal_cookies(std::span<const SessionKeys> sessions, const MasterKey& key, Bytes nonces,
-                    std::span<uint8_t* const> out, std::span<size_t> lengths) const override {
+  void seal_cookies(std::span<const SessionKeys* const> sessions, const MasterKey& key,
+                    Bytes nonces, std::span<uint8_t* const> out,
+                    std::span<size_t> lengths) const override {
     if (!key.valid) {  // fail closed: no cookie under a key whose derivation failed
       std::fill(lengths.begin(), lengths.begin() + static_cast<ptrdiff_t>(sessions.size()), 0);
       return;
@@ -302,7 +301,7 @@ class FastNtsCrypto final : public NtsCrypto {
       size_t general_idx[kSivBatch];
       size_t m = 0;
       for (size_t i = base; i < base + n; ++i) {
-        const SessionKeys& s = sessions[i];
+        const SessionKeys& s = *sessions[i];
         uint8_t* c = out[i];
         lengths[i] = 0;
         if (!layout::sealable(s) || c == nullptr ||
@@ -327,10 +326,9 @@ class FastNtsCrypto final : public NtsCrypto {
     }
   }
 
-  void seal_replies(std::span<const ReplyToSeal> replies, std::span<const SessionKeys> keys,
-                    std::span<bool> ok) const override {
+  void seal_replies(std::span<const ReplyToSeal> replies, std::span<bool> ok) const override {
     run_in_batches(
-        replies, keys, ok, lanes_, seal_evp,
+        replies, ok, lanes_, seal_evp,
         [](const ReplyToSeal& r, const SessionKeys& k, SivJob* job, GcmSivJob* gcm,
            bool& needs_ctr) {
           if (gcm != nullptr) {

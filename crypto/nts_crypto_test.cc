@@ -72,21 +72,19 @@ TEST_P(NtsCryptoTest, VerifyAndSealAgreeWithReference) {
     for (size_t i = 1; i < n; i += 4) reqs[i].sealed[rng() % reqs[i].sealed.size()] ^= 0x80;
     std::vector<AuthToVerify> auths;
     std::vector<ReplyToSeal> replies;
-    std::vector<SessionKeys> keys;
     for (auto& r : reqs) {
-      auths.push_back({r.ad, r.nonce, r.sealed, r.opened.data()});
-      replies.push_back({r.ad, r.nonce, r.plaintext, r.reply_out.data()});
-      keys.push_back(r.keys);
+      auths.push_back({r.ad, r.nonce, r.sealed, r.opened.data(), &r.keys});
+      replies.push_back({r.ad, r.nonce, r.plaintext, r.reply_out.data(), &r.keys});
     }
     bool ok[64];
-    crypto_->verify_authenticators(auths, keys, std::span<bool>(ok, n));
+    crypto_->verify_authenticators(auths, std::span<bool>(ok, n));
     for (size_t i = 0; i < n; ++i) {
       EXPECT_EQ(ok[i], i % 4 != 1) << "n " << n << " i " << i;
       EXPECT_EQ(reqs[i].opened,
                 ok[i] ? reqs[i].plaintext : std::vector<uint8_t>(reqs[i].plaintext.size(), 0))
           << "n " << n << " i " << i;  // nothing unauthenticated left behind
     }
-    crypto_->seal_replies(replies, keys, std::span<bool>(ok, n));
+    crypto_->seal_replies(replies, std::span<bool>(ok, n));
     for (size_t i = 0; i < n; ++i) {
       ASSERT_TRUE(ok[i]);
       auto ref = make_aead(reqs[i].keys.aead, reqs[i].keys.s2c_key(), AeadBackend::kBest);
@@ -125,11 +123,13 @@ TEST_P(NtsCryptoTest, CookiesAgreeWithEvp) {
     theirs_ptr[i] = theirs[i].data();
   }
   std::vector<size_t> mine_len(kN), theirs_len(kN);
-  crypto_->seal_cookies(sessions, keys->current(), nonces, mine_ptr, mine_len);
+  std::vector<const SessionKeys*> session_ptr(kN);
+  for (size_t i = 0; i < kN; ++i) session_ptr[i] = &sessions[i];
+  crypto_->seal_cookies(session_ptr, keys->current(), nonces, mine_ptr, mine_len);
   // The reference seals half of them with the older key, for key_age.
-  evp_nts_crypto().seal_cookies(std::span(sessions).first(kN / 2), old->current(),
+  evp_nts_crypto().seal_cookies(std::span(session_ptr).first(kN / 2), old->current(),
                                 Bytes(nonces).first(16 * (kN / 2)), theirs_ptr, theirs_len);
-  evp_nts_crypto().seal_cookies(std::span(sessions).subspan(kN / 2), keys->current(),
+  evp_nts_crypto().seal_cookies(std::span(session_ptr).subspan(kN / 2), keys->current(),
                                 Bytes(nonces).subspan(16 * (kN / 2)),
                                 std::span(theirs_ptr).subspan(kN / 2),
                                 std::span(theirs_len).subspan(kN / 2));

@@ -63,13 +63,14 @@ DropReason classify(std::span<const uint8_t> request, NtsRequest* nts, NtsShape*
 // Session keys (and the decrypted request fields) live in this per-worker
 // scratch only for the batch that needs them: finish() wipes what the batch
 // used, prepare() wipes anything a batch left behind without a finish(), and
-// the destructor wipes it all (OPENSSL_cleanse through crypto::wipe_session_keys).
+// the destructor wipes it all (crypto::wipe_session_keys). They are held once,
+// in `sessions`: every later crypto call points at them, none copies them.
 // Cache-line aligned: it is written every batch, and without it a heap chunk
 // need only be 16-byte aligned (glibc serves it from the heap, not mmap,
 // once the dynamic mmap threshold has risen past its size).
 struct alignas(64) BatchResponder::Scratch {
-  ~Scratch() { wipe(kMaxBatch, kMaxBatch, kMaxFreshCookies, kMaxBatch); }
-  void wipe(size_t opened, size_t verifying, size_t fresh, size_t sealing);
+  ~Scratch() { wipe(kMaxBatch, kMaxBatch); }
+  void wipe(size_t opened, size_t verifying);
 
   const crypto::KeySnapshot* keys = nullptr;
   const ServerState* state = nullptr;
@@ -83,7 +84,6 @@ struct alignas(64) BatchResponder::Scratch {
   std::array<crypto::CookieStatus, kMaxBatch> statuses{};
   std::array<size_t, kMaxBatch> verify_of{};  // verify slot m is NTS request verify_of[m]
   std::array<crypto::AuthToVerify, kMaxBatch> to_verify{};
-  std::array<crypto::SessionKeys, kMaxBatch> verify_keys{};
   std::array<bool, kMaxBatch> verified{};
   size_t verify_count = 0;
   std::array<size_t, kMaxBatch> plaintext_length{};
@@ -102,23 +102,17 @@ struct alignas(64) BatchResponder::Scratch {
   std::array<Pending, kMaxBatch> pending{};
 
   // Phase 2.
-  size_t cookie_count = 0;
-  std::array<crypto::SessionKeys, kMaxFreshCookies> cookie_sessions{};
-  std::array<uint8_t, kMaxFreshCookies * crypto::kCookieNonceLength> cookie_nonces{};
+  std::array<const crypto::SessionKeys*, kMaxFreshCookies> cookie_session{};
+  std::array<uint8_t, (kMaxFreshCookies + kMaxBatch) * 16> nonces{};  // cookies', then replies'
   std::array<uint8_t*, kMaxFreshCookies> cookie_out{};
   std::array<size_t, kMaxFreshCookies> cookie_lengths{};
   std::array<std::array<uint8_t, kMaxCookiesPerReply * kMaxCookieField>, kMaxBatch> reply_plaintext{};
-  std::array<uint8_t, kMaxBatch * 16> reply_nonces{};
   std::array<crypto::ReplyToSeal, kMaxBatch> to_seal{};
-  std::array<crypto::SessionKeys, kMaxBatch> seal_keys{};
   std::array<bool, kMaxBatch> sealed{};
 };
 
-void BatchResponder::Scratch::wipe(size_t opened, size_t verifying, size_t fresh, size_t sealing) {
+void BatchResponder::Scratch::wipe(size_t opened, size_t verifying) {
   crypto::wipe_session_keys(std::span(sessions.data(), opened));
-  crypto::wipe_session_keys(std::span(verify_keys.data(), verifying));
-  crypto::wipe_session_keys(std::span(cookie_sessions.data(), fresh));
-  crypto::wipe_session_keys(std::span(seal_keys.data(), sealing));
   for (size_t m = 0; m < verifying; ++m) {
     if (plaintext_length[m] > 0) OPENSSL_cleanse(request_plaintext[m].data(), plaintext_length[m]);
     plaintext_length[m] = 0;
@@ -127,8 +121,8 @@ void BatchResponder::Scratch::wipe(size_t opened, size_t verifying, size_t fresh
 
 void BatchResponder::wipe_batch() {
   Scratch& s = *scratch_;
-  s.wipe(s.nts_count, s.verify_count, s.cookie_count, s.pending_count);
-  s.nts_count = s.verify_count = s.cookie_count = s.pending_count = 0;
+  s.wipe(s.nts_count, s.verify_count);
+  s.nts_count = s.verify_count = s.pending_count = 0;
 }
 
 BatchResponder::BatchResponder(const crypto::NtsCrypto& crypto)
@@ -231,14 +225,12 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
     }
     s.plaintext_length[m] = sealed_length - crypto::kAeadTagLength;
     s.to_verify[m] = {req.associated_data, req.nonce, req.ciphertext,
-                      s.request_plaintext[m].data()};
-    s.verify_keys[m] = s.sessions[j];
+                      s.request_plaintext[m].data(), &s.sessions[j]};
     s.verify_of[m] = j;
     ++m;
   }
   s.verify_count = m;
-  crypto_.verify_authenticators(std::span(s.to_verify.data(), m), std::span(s.verify_keys.data(), m),
-                                std::span(s.verified.data(), m));
+  crypto_.verify_authenticators(std::span(s.to_verify.data(), m), std::span(s.verified.data(), m));
 
   for (size_t v = 0; v < m; ++v) {
     const size_t j = s.verify_of[v];
@@ -250,13 +242,18 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
     }
     const NtsRequest& req = s.parsed[j];
     const crypto::SessionKeys& session = s.sessions[j];
-    const auto encrypted_placeholders = count_encrypted_placeholders(
-        std::span(s.request_plaintext[v].data(), s.plaintext_length[v]), req.cookie.size());
-    if (!encrypted_placeholders) {
-      reply.verdict = Verdict::drop(DropReason::kNtsMalformed);
-      continue;
+    // Most requests carry a tag only: nothing encrypted to look through.
+    size_t encrypted_placeholders = 0;
+    if (s.plaintext_length[v] > 0) {
+      const auto counted = count_encrypted_placeholders(
+          std::span(s.request_plaintext[v].data(), s.plaintext_length[v]), req.cookie.size());
+      if (!counted) {
+        reply.verdict = Verdict::drop(DropReason::kNtsMalformed);
+        continue;
+      }
+      encrypted_placeholders = *counted;
     }
-    const size_t asked = std::min(req.cookies_asked + *encrypted_placeholders, kMaxCookiesPerReply);
+    const size_t asked = std::min(req.cookies_asked + encrypted_placeholders, kMaxCookiesPerReply);
     const size_t nonce_length = crypto::aead_nonce_length(session.aead);
     const size_t cookie_length = crypto::cookie_length(session.aead);
     const size_t auth_offset = kNtpHeaderSize + kEfHeaderSize + pad4(req.unique_id.size());
@@ -298,18 +295,19 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
       uint8_t* field = s.reply_plaintext[p].data() + c * (kEfHeaderSize + pending.cookie_length);
       proto::store_be16(field, proto::kEfNtsCookie);
       proto::store_be16(field + 2, static_cast<uint16_t>(kEfHeaderSize + pending.cookie_length));
-      s.cookie_sessions[k] = s.sessions[pending.request];
+      s.cookie_session[k] = &s.sessions[pending.request];
       s.cookie_out[k] = field + kEfHeaderSize;
       ++k;
     }
   }
-  s.cookie_count = k;
+  // One draw for every nonce of the batch: the cookies' first, then the replies'.
+  const size_t cookie_nonce_bytes = k * crypto::kCookieNonceLength;
+  const uint8_t* reply_nonces = s.nonces.data() + cookie_nonce_bytes;
   const bool nonces_ok =
-      nonces_.fill(std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength)) &&
-      nonces_.fill(std::span(s.reply_nonces.data(), s.pending_count * 16));
+      nonces_.fill(std::span(s.nonces.data(), cookie_nonce_bytes + s.pending_count * 16));
   // Sealed with the current key; the crypto refuses it (length 0) if it is not valid.
-  crypto_.seal_cookies(std::span(s.cookie_sessions.data(), k), s.keys->current(),
-                       std::span(s.cookie_nonces.data(), k * crypto::kCookieNonceLength),
+  crypto_.seal_cookies(std::span(s.cookie_session.data(), k), s.keys->current(),
+                       std::span(s.nonces.data(), cookie_nonce_bytes),
                        std::span(s.cookie_out.data(), k), std::span(s.cookie_lengths.data(), k));
 
   // The authenticator: AD = the reply up to this field, plaintext = the cookie fields.
@@ -325,13 +323,12 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
     const size_t plaintext_length = pending.cookies * (kEfHeaderSize + pending.cookie_length);
     uint8_t* auth = reply.buffer.data() + pending.auth_offset;
     s.to_seal[p] = {reply.buffer.first(pending.auth_offset),
-                    crypto::Bytes(s.reply_nonces.data() + p * 16, pending.nonce_length),
+                    crypto::Bytes(reply_nonces + p * 16, pending.nonce_length),
                     crypto::Bytes(s.reply_plaintext[p].data(), plaintext_length),
-                    auth + kEfHeaderSize + 4 + pad4(pending.nonce_length)};
-    s.seal_keys[p] = s.sessions[pending.request];
+                    auth + kEfHeaderSize + 4 + pad4(pending.nonce_length),
+                    &s.sessions[pending.request]};
   }
   crypto_.seal_replies(std::span(s.to_seal.data(), s.pending_count),
-                       std::span(s.seal_keys.data(), s.pending_count),
                        std::span(s.sealed.data(), s.pending_count));
 
   for (size_t p = 0; p < s.pending_count; ++p) {

@@ -106,11 +106,11 @@ void differential(const uint8_t* data, size_t size) {
     for (const NtsCrypto* crypto : implementations()) {
       std::vector<uint8_t> out[3] = {std::vector<uint8_t>(want.size()), std::vector<uint8_t>(want.size()),
                                      std::vector<uint8_t>(32)};
-      const ReplyToSeal replies[3] = {{one_ad, n, pt, out[0].data()},
-                                      {one_ad, n, pt, out[1].data()},
-                                      {Bytes(), n, Bytes(other_pt, 16), out[2].data()}};
+      const ReplyToSeal replies[3] = {{one_ad, n, pt, out[0].data(), &keys[0]},
+                                      {one_ad, n, pt, out[1].data(), &keys[1]},
+                                      {Bytes(), n, Bytes(other_pt, 16), out[2].data(), &keys[2]}};
       bool ok[3];
-      crypto->seal_replies(replies, keys, ok);
+      crypto->seal_replies(replies, ok);
       check(ok[0] && ok[1] && ok[2]);
       check(out[0] == out[1]);
       if (crypto == &evp_nts_crypto()) {
@@ -122,10 +122,10 @@ void differential(const uint8_t* data, size_t size) {
       }
       // Verify: intact, tampered, and the unrelated one.
       std::vector<uint8_t> o1(pt.size() + 1), o2(pt.size() + 1), o3(16);
-      const AuthToVerify auths[3] = {{one_ad, n, ref_out[0], o1.data()},
-                                     {one_ad, n, ref_tampered, o2.data()},
-                                     {Bytes(), n, ref_out[2], o3.data()}};
-      crypto->verify_authenticators(auths, keys, ok);
+      const AuthToVerify auths[3] = {{one_ad, n, ref_out[0], o1.data(), &keys[0]},
+                                     {one_ad, n, ref_tampered, o2.data(), &keys[1]},
+                                     {Bytes(), n, ref_out[2], o3.data(), &keys[2]}};
+      crypto->verify_authenticators(auths, ok);
       if (crypto == &evp_nts_crypto()) {
         for (int j = 0; j < 3; ++j) ref_ok[j] = ok[j];
         check(ok[0] && !ok[1] && ok[2]);
