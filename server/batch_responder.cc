@@ -45,16 +45,14 @@ DropReason classify(std::span<const uint8_t> request, NtsRequest* nts, NtsShape*
                ? DropReason::kCount
                : DropReason::kMalformedExtensions;
   }
-  const proto::ExtensionFieldList fields = proto::parse_extension_fields(request);
-  if (fields.status != proto::EfStatus::kOk &&
-      !proto::looks_like_legacy_mac(request.subspan(std::min(fields.parsed_end, request.size())))) {
+  const NtsScan scan = scan_nts_request(request, nts);
+  if (!scan.fields_ok &&
+      !proto::looks_like_legacy_mac(request.subspan(std::min(scan.parsed_end, request.size())))) {
     return DropReason::kMalformedExtensions;
   }
-  *shape = parse_nts_request(request, fields, nts);
+  *shape = scan.shape;
   // NTS and a legacy MAC together is no real client's packet.
-  if (*shape != NtsShape::kNotNts && fields.status != proto::EfStatus::kOk) {
-    *shape = NtsShape::kBadAuthenticator;
-  }
+  if (*shape != NtsShape::kNotNts && !scan.fields_ok) *shape = NtsShape::kBadAuthenticator;
   return DropReason::kCount;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proto/byte_order.h"
+#include "proto/ntp_packet.h"
 
 namespace ntsd::server {
 
@@ -66,6 +67,101 @@ NtsShape parse_nts_request(std::span<const uint8_t> packet, const proto::Extensi
   // Body = lengths (4) ‖ nonce ‖ pad ‖ ciphertext ‖ pad ‖ Additional Padding.
   out->nonce_room = authenticator->body.size() - 4 - proto::pad4(parsed->ciphertext.size());
   return NtsShape::kOk;
+}
+
+// The same walk as proto::parse_extension_fields (the same bounds checks, in
+// the same order, and at most kMaxExtensionFields fields), noting only what
+// parse_nts_request reads: the request path parses every packet, and the list
+// (32 fields with their spans, built and zeroed per packet) cost more than the
+// checks. nts_request_fuzz holds the two to the same answers.
+NtsScan scan_nts_request(std::span<const uint8_t> packet, NtsRequest* out) {
+  using proto::kEfHeaderSize;
+  if (packet.size() < proto::kNtpHeaderSize) return {NtsShape::kNotNts, false, 0};
+  const uint8_t* data = packet.data();
+  const size_t size = packet.size();
+  size_t offset = proto::kNtpHeaderSize;
+  size_t count = 0;
+  size_t unique_ids = 0, cookies = 0, placeholders = 0;
+  size_t uid_at = 0, uid_length = 0, cookie_at = 0, cookie_length = 0;
+  size_t auth_at = 0, auth_length = 0;  // the first authenticator's field offset and body length
+  bool authenticator = false;
+  size_t placeholder_min = SIZE_MAX, placeholder_max = 0;
+  bool fields_ok = true;
+  while (offset < size) {
+    const size_t remaining = size - offset;
+    if (remaining < kEfHeaderSize) {
+      fields_ok = false;
+      break;
+    }
+    const uint16_t type = proto::load_be16(data + offset);
+    const uint16_t length = proto::load_be16(data + offset + 2);
+    if (length < kEfHeaderSize || length % 4 != 0 || length > remaining ||
+        count == proto::kMaxExtensionFields) {
+      fields_ok = false;
+      break;
+    }
+    ++count;
+    if (!authenticator) {
+      const size_t body = length - kEfHeaderSize;
+      switch (type) {
+        case proto::kEfUniqueIdentifier:
+          ++unique_ids;
+          uid_at = offset + kEfHeaderSize;
+          uid_length = body;
+          break;
+        case proto::kEfNtsCookie:
+          ++cookies;
+          cookie_at = offset + kEfHeaderSize;
+          cookie_length = body;
+          break;
+        case proto::kEfNtsCookiePlaceholder:
+          ++placeholders;
+          placeholder_min = std::min(placeholder_min, body);
+          placeholder_max = std::max(placeholder_max, body);
+          break;
+        case proto::kEfNtsAuthenticator:
+          authenticator = true;
+          auth_at = offset;
+          auth_length = body;
+          break;
+        default: break;
+      }
+    }
+    offset += length;
+  }
+  NtsScan scan{NtsShape::kNotNts, fields_ok, offset};
+  // parse_nts_request's checks, in its order.
+  if (unique_ids + cookies + placeholders == 0 && !authenticator) return scan;
+  if (unique_ids != 1 || uid_length < kMinUniqueIdLength) {
+    scan.shape = NtsShape::kBadUniqueId;
+  } else if (cookies != 1) {
+    scan.shape = NtsShape::kBadCookieCount;
+  } else if (!authenticator) {
+    scan.shape = NtsShape::kBadAuthenticator;
+  } else {
+    const std::span<const uint8_t> auth_body = packet.subspan(auth_at + kEfHeaderSize, auth_length);
+    const auto parsed = proto::parse_nts_authenticator(auth_body);
+    if (!parsed || parsed->ciphertext.size() < crypto::kAeadTagLength) {
+      scan.shape = NtsShape::kBadAuthenticator;
+    } else if (parsed->nonce.empty()) {
+      scan.shape = NtsShape::kEmptyNonce;
+    } else if (placeholders > 0 &&
+               (placeholder_min != cookie_length || placeholder_max != cookie_length)) {
+      scan.shape = NtsShape::kPlaceholderLength;
+    } else if (1 + placeholders > kMaxCookiesPerReply) {
+      scan.shape = NtsShape::kTooManyCookiesAsked;
+    } else {
+      scan.shape = NtsShape::kOk;
+      out->unique_id = packet.subspan(uid_at, uid_length);
+      out->cookie = packet.subspan(cookie_at, cookie_length);
+      out->cookies_asked = 1 + placeholders;
+      out->associated_data = packet.first(auth_at);
+      out->nonce = parsed->nonce;
+      out->ciphertext = parsed->ciphertext;
+      out->nonce_room = auth_length - 4 - proto::pad4(parsed->ciphertext.size());
+    }
+  }
+  return scan;
 }
 
 size_t required_nonce_room(crypto::AeadId aead) {

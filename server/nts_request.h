@@ -43,6 +43,16 @@ struct NtsRequest {
 NtsShape parse_nts_request(std::span<const uint8_t> packet, const proto::ExtensionFieldList& fields,
                            NtsRequest* out);
 
+// proto::parse_extension_fields and parse_nts_request in one pass, without
+// building the field list (the request path's form): the same shape and, on
+// kOk, the same fields.
+struct NtsScan {
+  NtsShape shape;
+  bool fields_ok;     // the list parses (EfStatus::kOk)
+  size_t parsed_end;  // where its valid part ends (ExtensionFieldList::parsed_end)
+};
+NtsScan scan_nts_request(std::span<const uint8_t> packet, NtsRequest* out);
+
 // RFC 8915 §5.6 N_REQ: min(16, the AEAD's longest nonce) rounded up to 4 —
 // 16 for AES-SIV-CMAC, 12 for AES-128-GCM-SIV.
 size_t required_nonce_room(crypto::AeadId aead);

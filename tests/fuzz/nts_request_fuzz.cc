@@ -1,4 +1,5 @@
-// server::parse_nts_request() on hostile packets: the first input byte picks
+// server::parse_nts_request() on hostile packets (and scan_nts_request, the
+// request path's one-pass form, held to its answers): the first input byte picks
 // raw bytes (even) or a valid NTS request from the tree's client codec with
 // the rest XORed over it (odd). Invariants: it never reads outside the
 // packet; an accepted request's spans all lie inside it, in order (UID and
@@ -45,6 +46,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::span<const uint8_t> whole(packet);
   const proto::ExtensionFieldList fields = proto::parse_extension_fields(whole);
+  // The request path's one-pass form gives the same answers, malformed lists included.
+  server::NtsRequest listed, scanned;
+  const server::NtsShape shape = server::parse_nts_request(whole, fields, &listed);
+  const server::NtsScan scan = server::scan_nts_request(whole, &scanned);
+  check(scan.shape == shape);
+  check(scan.fields_ok == (fields.status == proto::EfStatus::kOk));
+  check(scan.parsed_end == fields.parsed_end);
+  if (shape == server::NtsShape::kOk) {
+    const auto same = [](std::span<const uint8_t> a, std::span<const uint8_t> b) {
+      return a.data() == b.data() && a.size() == b.size();
+    };
+    check(same(scanned.unique_id, listed.unique_id) && same(scanned.cookie, listed.cookie));
+    check(same(scanned.associated_data, listed.associated_data));
+    check(same(scanned.nonce, listed.nonce) && same(scanned.ciphertext, listed.ciphertext));
+    check(scanned.cookies_asked == listed.cookies_asked && scanned.nonce_room == listed.nonce_room);
+  }
   if (fields.status != proto::EfStatus::kOk) return 0;
   server::NtsRequest request;
   if (server::parse_nts_request(whole, fields, &request) != server::NtsShape::kOk) return 0;
