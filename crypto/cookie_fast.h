@@ -13,6 +13,7 @@ namespace ntsd::crypto::cookie_fast {
 inline constexpr size_t kCookie = 104;
 inline constexpr size_t kPlain = 68;
 
+// Both kernels need the master keys' key id prefix cached (siv_cache_id_prefix, kSivKeyIdPrefix).
 // Opens n <= 16 cookies; keys[i] is cookie i's master key; writes pt[i] and ok[i].
 void open104(const uint8_t* const* cookies, const SivKey* const* keys, size_t n,
              uint8_t (*pt)[kPlain], bool* ok);

@@ -145,7 +145,10 @@ std::unique_ptr<const KeySnapshot> KeyRing::snapshot_at(int64_t unix_seconds,
     k.valid = derive_master_key(uses_new_seed(e) ? Bytes(new_seed_) : Bytes(seed_), e, k.raw);
     // The fast NtsCrypto's schedules; without it (no AES-NI) they would go
     // unused, and the AES-NI expansion could not run.
-    if (k.valid && fast_nts_crypto() != nullptr) k.valid = siv_expand_key(Bytes(k.raw, 32), k.siv);
+    if (k.valid && fast_nts_crypto() != nullptr) {
+      k.valid = siv_expand_key(Bytes(k.raw, 32), k.siv);
+      if (k.valid) siv_cache_id_prefix(k.siv, k.id);
+    }
     // A failed slot stays invalid and empty: find() never returns it and the
     // seal calls refuse it, so a derivation failure fails closed (NAK / drop).
     if (!k.valid) OPENSSL_cleanse(&k, sizeof k);

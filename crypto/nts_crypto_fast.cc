@@ -237,7 +237,7 @@ class FastNtsCrypto final : public NtsCrypto {
         const Bytes c = cookies[i];
         const MasterKey* key = layout::lookup(keys, c, status[i]);
         if (key == nullptr) continue;
-        if (kernel && c.size() == cookie_fast::kCookie) {
+        if (kernel && c.size() == cookie_fast::kCookie && (key->siv.flags & kSivKeyIdPrefix)) {
           fast_cookie[f] = c.data();
           fast_key[f] = &key->siv;
           fast_master[f] = key;
@@ -290,7 +290,7 @@ class FastNtsCrypto final : public NtsCrypto {
       std::fill(lengths.begin(), lengths.begin() + static_cast<ptrdiff_t>(sessions.size()), 0);
       return;
     }
-    const bool kernel = lanes_ == SivLanes::kYmm;
+    const bool kernel = lanes_ == SivLanes::kYmm && (key.siv.flags & kSivKeyIdPrefix);
     for (size_t base = 0; base < sessions.size(); base += kSivBatch) {
       const size_t n = std::min(kSivBatch, sessions.size() - base);
       // AEAD 15 sessions take the fixed-shape kernel; others the general batch.

@@ -13,7 +13,8 @@ struct alignas(64) SivKey {
   uint8_t cmac_k1[16];     // CMAC subkey for a complete final block
   uint8_t cmac_k2[16];     // CMAC subkey for a padded final block
   uint8_t d0[16];          // CMAC(K1, 0^128): where every S2V starts
-  uint8_t flags;           // kSivKeyHasCtr | kSivKeyDoubled
+  uint8_t id_d[16];        // dbl(dbl(D0) xor CMAC(K1, id)): S2V after a 4-byte id (kSivKeyIdPrefix)
+  uint8_t flags;           // kSivKeyHasCtr | kSivKeyDoubled | kSivKeyIdPrefix
   // Both schedules doubled into 32 bytes, so VAES lanes of one key need no
   // shuffling; filled for master keys only (siv_expand_key).
   alignas(32) uint8_t mac_rk2[11][32];
@@ -21,5 +22,6 @@ struct alignas(64) SivKey {
 };
 inline constexpr uint8_t kSivKeyHasCtr = 1;
 inline constexpr uint8_t kSivKeyDoubled = 2;
+inline constexpr uint8_t kSivKeyIdPrefix = 4;  // id_d holds the cookie key id's S2V prefix
 
 }  // namespace ntsd::crypto

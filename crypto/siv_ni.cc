@@ -597,6 +597,22 @@ NTSD_AESNI static bool expand_sessions(std::span<const Bytes> keys, SivKey* cons
 
 bool siv_expand_key(Bytes key, SivKey& out) { return siv_internal::expand_key(key, out); }
 
+namespace siv_internal {
+
+// The id is a partial block: 10* padded, CMAC subkey k2.
+NTSD_AESNI static void cache_id_prefix(SivKey& key, uint32_t id) {
+  const uint8_t block[4] = {static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
+                            static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
+  const __m128i mac =
+      encrypt1(rk128(key.mac_rk), _mm_xor_si128(pad_block(block, 4), load(key.cmac_k2)));
+  store(key.id_d, dbl(_mm_xor_si128(dbl(load(key.d0)), mac)));
+  key.flags |= kSivKeyIdPrefix;
+}
+
+}  // namespace siv_internal
+
+void siv_cache_id_prefix(SivKey& key, uint32_t id) { siv_internal::cache_id_prefix(key, id); }
+
 bool siv_expand_session_keys(std::span<const Bytes> keys, SivKey* const* out, bool with_ctr,
                              SivLanes lanes) {
   return siv_internal::expand_sessions(keys, out, with_ctr, static_cast<int>(lanes));

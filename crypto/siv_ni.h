@@ -37,6 +37,11 @@ struct SivJob {
 // Expands a 32-byte AES-SIV-CMAC-256 key fully (for cached master keys); false if key is not 32
 // bytes.
 bool siv_expand_key(Bytes key, SivKey& out);
+// Caches in a fully expanded key the S2V state after a first component that is
+// `id` as 4 bytes big-endian (an NTS cookie's key id, the same in every cookie
+// sealed under a master key): the cookie kernel then starts from it, one AES
+// block less per cookie.
+void siv_cache_id_prefix(SivKey& key, uint32_t id);
 // Expands per-request session keys together (interleaved), without the doubled schedules; with_ctr
 // false skips K2 (enough to verify a tag-only message). False if a key is not 32 bytes.
 bool siv_expand_session_keys(std::span<const Bytes> keys, SivKey* const* out, bool with_ctr,
