@@ -69,22 +69,29 @@ bool NonceSource::rekey() {
   return true;
 }
 
+// Whole blocks go straight into `out`; only a final partial block passes
+// through a buffer. The keystream is the nonces themselves, which go out in
+// the clear, so nothing needs wiping.
 bool NonceSource::fill(MutableBytes out) {
   if (!native_) return !fixed_ && RAND_bytes(out.data(), static_cast<int>(out.size())) == 1;
   size_t off = 0;
   while (off < out.size()) {
     if (blocks_left_ == 0 && !rekey()) return false;
-    const size_t want = (out.size() - off + 15) / 16;
-    const size_t blocks = want < blocks_left_ ? want : blocks_left_;
-    uint8_t buf[16 * 32];
-    const size_t chunk = blocks < 32 ? blocks : 32;
-    keystream(rk_, counter_, buf, chunk);
-    counter_ += chunk;
-    blocks_left_ -= chunk;
-    const size_t n = out.size() - off < 16 * chunk ? out.size() - off : 16 * chunk;
-    std::memcpy(out.data() + off, buf, n);
-    explicit_bzero(buf, sizeof buf);
-    off += n;
+    const size_t left = out.size() - off;
+    const size_t whole = left / 16 < blocks_left_ ? left / 16 : blocks_left_;
+    if (whole > 0) {
+      keystream(rk_, counter_, out.data() + off, whole);
+      counter_ += whole;
+      blocks_left_ -= whole;
+      off += 16 * whole;
+      continue;
+    }
+    uint8_t buf[16];
+    keystream(rk_, counter_, buf, 1);
+    ++counter_;
+    --blocks_left_;
+    std::memcpy(out.data() + off, buf, left);
+    off += left;
   }
   return true;
 }
