@@ -46,7 +46,10 @@ NonceSource::NonceSource() : native_(cpu_features().aesni) {}
 NonceSource::NonceSource(std::span<const uint8_t, 16> fixed_key)
     : native_(cpu_features().aesni), fixed_(true) {
   GcmSivKey expanded;  // a plain AES-128 schedule
-  if (!native_ || !gcm_siv_expand_key(fixed_key, expanded)) return;  // fill() fails
+  if (!native_ || !gcm_siv_expand_key(fixed_key, expanded)) {
+    native_ = false;  // fill() fails (fixed, so no RAND_bytes either)
+    return;
+  }
   std::memcpy(rk_, expanded.rk, sizeof rk_);
   explicit_bzero(&expanded, sizeof expanded);
   blocks_left_ = kBlocksPerKey;
@@ -55,7 +58,13 @@ NonceSource::NonceSource(std::span<const uint8_t, 16> fixed_key)
 NonceSource::~NonceSource() { explicit_bzero(rk_, sizeof rk_); }
 
 bool NonceSource::rekey() {
-  if (fixed_) return false;
+  // A fixed key (tests) runs on under the same key, its counter continuing:
+  // two sources with one key stay in step however long they run (a fuzz
+  // target compares responders for millions of batches).
+  if (fixed_) {
+    blocks_left_ = kBlocksPerKey;
+    return true;
+  }
   uint8_t key[16];
   if (RAND_bytes(key, sizeof key) != 1) return false;
   GcmSivKey expanded;  // a plain AES-128 schedule

@@ -16,8 +16,8 @@ class NonceSource {
  public:
   NonceSource();
   // The keystream of a fixed key instead: the same nonces on every run, so two responders give
-  // the same reply bytes (differential tests only). Needs AES-NI (fill() fails without), and
-  // fill() fails after 2^20 blocks instead of rekeying.
+  // the same reply bytes (differential tests only). Needs AES-NI (fill() fails without); never
+  // rekeys (the counter runs on under the one key).
   explicit NonceSource(std::span<const uint8_t, 16> fixed_key);
   ~NonceSource();
   NonceSource(const NonceSource&) = delete;
