@@ -31,6 +31,23 @@ NakReason nak_reason_of(crypto::CookieStatus status) {
   }
 }
 
+// The Unique Identifier field of a reply: the request's UID echoed, padded
+// to 4 bytes (what proto::write_extension_field writes). The reply buffer is
+// request-sized and the UID came from the request, so it fits. A 32-byte UID
+// (every client's) is two fixed-size copies; other lengths go through memcpy.
+void write_uid_field(std::span<uint8_t> reply, std::span<const uint8_t> uid) {
+  uint8_t* field = reply.data() + kNtpHeaderSize;
+  const size_t padded = pad4(uid.size());
+  proto::store_be16(field, proto::kEfUniqueIdentifier);
+  proto::store_be16(field + 2, static_cast<uint16_t>(kEfHeaderSize + padded));
+  if (uid.size() == kMinUniqueIdLength) {
+    std::memcpy(field + kEfHeaderSize, uid.data(), kMinUniqueIdLength);
+    return;
+  }
+  std::memcpy(field + kEfHeaderSize, uid.data(), uid.size());
+  std::memset(field + kEfHeaderSize + uid.size(), 0, padded - uid.size());
+}
+
 KeyAge key_age_of(int32_t age) {
   return age <= 0 ? KeyAge::kCurrent : age == 1 ? KeyAge::kPrevious : KeyAge::kOlder;
 }
@@ -104,7 +121,10 @@ struct alignas(64) BatchResponder::Scratch {
   std::array<uint8_t, (kMaxFreshCookies + kMaxBatch) * 16> nonces{};  // cookies', then replies'
   std::array<uint8_t*, kMaxFreshCookies> cookie_out{};
   std::array<size_t, kMaxFreshCookies> cookie_lengths{};
-  std::array<std::array<uint8_t, kMaxCookiesPerReply * kMaxCookieField>, kMaxBatch> reply_plaintext{};
+  // The replies' plaintexts (their cookie fields) back to back: a batch of
+  // one-cookie replies touches a few KiB, not a row of the largest per reply.
+  std::array<uint8_t, kMaxFreshCookies * kMaxCookieField> reply_plaintext{};
+  std::array<size_t, kMaxBatch> plaintext_at{};
   std::array<crypto::ReplyToSeal, kMaxBatch> to_seal{};
   std::array<bool, kMaxBatch> sealed{};
 };
@@ -263,10 +283,12 @@ void BatchResponder::answer_nts(std::span<const Request> requests, const NtsPoli
       reply.verdict = Verdict::drop(DropReason::kNtsNoRoom);
       continue;
     }
-    const size_t cookies = std::min(asked, (reply.buffer.size() - fixed) / per_cookie);
+    // As many as asked when they fit (no division in the common case).
+    const size_t cookies = fixed + asked * per_cookie <= reply.buffer.size()
+                               ? asked
+                               : (reply.buffer.size() - fixed) / per_cookie;
     write_reply_header(requests[r].bytes, requests[r].rx_time, *s.state, reply.buffer);
-    proto::write_extension_field(reply.buffer.subspan(kNtpHeaderSize), proto::kEfUniqueIdentifier,
-                                 req.unique_id);
+    write_uid_field(reply.buffer, req.unique_id);
     s.pending[s.pending_count++] = {r, j, cookies, auth_offset, nonce_length, cookie_length};
     reply.verdict = Verdict::reply(fixed + cookies * per_cookie, ReplyKind::kNts);
     reply.verdict.key_age = key_age_of(session.key_age);
@@ -287,10 +309,13 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
 
   // Fresh cookies, each inside its NTS Cookie field in the reply's plaintext.
   size_t k = 0;
+  size_t at = 0;
   for (size_t p = 0; p < s.pending_count; ++p) {
     const Scratch::Pending& pending = s.pending[p];
+    s.plaintext_at[p] = at;
     for (size_t c = 0; c < pending.cookies; ++c) {
-      uint8_t* field = s.reply_plaintext[p].data() + c * (kEfHeaderSize + pending.cookie_length);
+      uint8_t* field = s.reply_plaintext.data() + at;
+      at += kEfHeaderSize + pending.cookie_length;
       proto::store_be16(field, proto::kEfNtsCookie);
       proto::store_be16(field + 2, static_cast<uint16_t>(kEfHeaderSize + pending.cookie_length));
       s.cookie_session[k] = &s.sessions[pending.request];
@@ -322,7 +347,7 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
     uint8_t* auth = reply.buffer.data() + pending.auth_offset;
     s.to_seal[p] = {reply.buffer.first(pending.auth_offset),
                     crypto::Bytes(reply_nonces + p * 16, pending.nonce_length),
-                    crypto::Bytes(s.reply_plaintext[p].data(), plaintext_length),
+                    crypto::Bytes(s.reply_plaintext.data() + s.plaintext_at[p], plaintext_length),
                     auth + kEfHeaderSize + 4 + pad4(pending.nonce_length),
                     &s.sessions[pending.request]};
   }
@@ -341,8 +366,12 @@ void BatchResponder::finish(proto::NtpTimestamp tx_time, std::span<Reply> replie
     proto::store_be16(auth + 2, static_cast<uint16_t>(field_length));
     proto::store_be16(auth + 4, static_cast<uint16_t>(pending.nonce_length));
     proto::store_be16(auth + 6, static_cast<uint16_t>(ciphertext_length));
-    std::memcpy(auth + 8, s.to_seal[p].nonce.data(), pending.nonce_length);
-    std::memset(auth + 8 + pending.nonce_length, 0, pad4(pending.nonce_length) - pending.nonce_length);
+    if (pending.nonce_length == 16) {  // SIV (fixed size: a vector move, not a call)
+      std::memcpy(auth + 8, s.to_seal[p].nonce.data(), 16);
+    } else {
+      std::memcpy(auth + 8, s.to_seal[p].nonce.data(), pending.nonce_length);
+      std::memset(auth + 8 + pending.nonce_length, 0, pad4(pending.nonce_length) - pending.nonce_length);
+    }
   }
   wipe_batch();
 }
