@@ -79,15 +79,27 @@ NTSD_VAES inline Y load_short(const uint8_t* a, const uint8_t* b, size_t len) {
   return load2(buf[0], buf[1]);
 }
 
+// The S2V keys of a group: pair p's K1 schedules in mac[p] (one base
+// register addresses every round key of the group), its CMAC subkeys, D0.
+template <int P>
 struct alignas(32) PairKeys {
-  Y mac[11];  // K1 schedules (S2V)
-  Y k1, k2;   // CMAC subkeys: complete and padded final block
-  Y d0;       // CMAC(K1, 0^128), where S2V starts
+  Y mac[P][11];
+  Y k1[P], k2[P];  // CMAC subkeys: complete and padded final block
+  Y d0[P];         // CMAC(K1, 0^128), where S2V starts
 };
+
+// The group's schedules stay in memory (88 round keys do not fit in
+// registers): an empty asm "changing" the base pointer once per step keeps
+// the compiler from hoisting every load out of a step loop only to spill
+// them all to a stack copy at the loop's start.
+template <typename T>
+inline void keep_in_memory(T*& base) {
+  asm("" : "+r"(base));
+}
 
 // AES-128 of every register under its pair's schedule, rounds interleaved.
 template <int P>
-NTSD_VAES inline void aes(Y* v, const Y* const* rk) {
+NTSD_VAES inline void aes(Y* v, const Y (*rk)[11]) {
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) v[p] = vxor(v[p], rk[p][0]);
 #pragma GCC unroll 9
@@ -105,15 +117,13 @@ NTSD_VAES inline void aes(Y* v, const Y* const* rk) {
 // yields SubWord(RotWord(w3)) xor rcon in each column.
 template <int P>
 NTSD_VAES void expand(const uint8_t* const* a, const uint8_t* const* b, size_t offset,
-                      Y* const* out) {
+                      Y (*rk)[11]) {
   static constexpr int kRcon[10] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b, 0x36};
   const Y rot = _mm256_setr_epi8(13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12,
                                  13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12);
   Y w[P];
-  Y* rk[P];
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
-    rk[p] = out[p];
     w[p] = load2(a[p] + offset, b[p] + offset);
     rk[p][0] = w[p];
   }
@@ -133,20 +143,20 @@ NTSD_VAES void expand(const uint8_t* const* a, const uint8_t* const* b, size_t o
 
 // L = E(0), the CMAC subkeys, and D0 = E(k1).
 template <int P>
-NTSD_VAES void subkeys(PairKeys* k, const Y* const* mac) {
+NTSD_VAES void subkeys(PairKeys<P>& k) {
   Y v[P];
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) v[p] = _mm256_setzero_si256();
-  aes<P>(v, mac);
+  aes<P>(v, k.mac);
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
-    k[p].k1 = dbl(v[p]);
-    k[p].k2 = dbl(k[p].k1);
-    v[p] = k[p].k1;
+    k.k1[p] = dbl(v[p]);
+    k.k2[p] = dbl(k.k1[p]);
+    v[p] = k.k1[p];
   }
-  aes<P>(v, mac);
+  aes<P>(v, k.mac);
 #pragma GCC unroll 8
-  for (int p = 0; p < P; ++p) k[p].d0 = v[p];
+  for (int p = 0; p < P; ++p) k.d0[p] = v[p];
 }
 
 // CMAC chaining (st = E(st xor block)) over n[p] blocks read in place from
@@ -157,7 +167,7 @@ NTSD_VAES void subkeys(PairKeys* k, const Y* const* mac) {
 // pointers are worked on in locals: through the caller's arrays, every byte
 // load might alias them and they would go through memory at every step.
 template <int P>
-NTSD_VAES void absorb(Y* st, const Y* const* rk, const uint8_t* const* a,
+NTSD_VAES void absorb(Y* st, const Y (*rk)[11], const uint8_t* const* a,
                       const uint8_t* const* b, const size_t* n) {
   Y x[P];
   const uint8_t* pa[P];
@@ -180,6 +190,7 @@ NTSD_VAES void absorb(Y* st, const Y* const* rk, const uint8_t* const* a,
       x[p] = vxor(x[p], vxor(load2(pa[p], pb[p]), rk[p][0]));
     }
     for (size_t s = 1;; ++s) {
+      keep_in_memory(rk);
 #pragma GCC unroll 9
       for (int r = 1; r < 10; ++r) {
 #pragma GCC unroll 8
@@ -201,6 +212,7 @@ NTSD_VAES void absorb(Y* st, const Y* const* rk, const uint8_t* const* a,
     }
   }
   for (size_t s = all; s < most; ++s) {
+    keep_in_memory(rk);
     Y v[P];
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
@@ -221,7 +233,7 @@ NTSD_VAES void absorb(Y* st, const Y* const* rk, const uint8_t* const* a,
 
 // One chaining step with a prepared block per pair; only pairs with run[p] (all if null) advance.
 template <int P>
-NTSD_VAES void step(Y* st, const Y* const* rk, const Y* block, const bool* run) {
+NTSD_VAES void step(Y* st, const Y (*rk)[11], const Y* block, const bool* run) {
   Y v[P];
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) v[p] = vxor(st[p], block[p]);
@@ -234,13 +246,13 @@ NTSD_VAES void step(Y* st, const Y* const* rk, const Y* block, const bool* run) 
 
 // The last CMAC block of a string of len bytes at a and at b: complete → xor
 // k1; partial or empty → 10* padded, xor k2. Never reads outside the strings.
-NTSD_VAES inline Y last_block(const uint8_t* a, const uint8_t* b, size_t len, const PairKeys& k) {
-  if (len == 0) return vxor(pad_at(0), k.k2);
+NTSD_VAES inline Y last_block(const uint8_t* a, const uint8_t* b, size_t len, Y k1, Y k2) {
+  if (len == 0) return vxor(pad_at(0), k2);
   const size_t rem = len - 16 * ((len - 1) / 16);  // 1..16
-  if (rem == 16) return vxor(load2(a + len - 16, b + len - 16), k.k1);
+  if (rem == 16) return vxor(load2(a + len - 16, b + len - 16), k1);
   // The rem bytes, moved down from the 16 bytes that end the string.
   const Y u = len >= 16 ? down(load2(a + len - 16, b + len - 16), 16 - rem) : load_short(a, b, len);
-  return vxor(_mm256_or_si256(u, pad_at(rem)), k.k2);
+  return vxor(_mm256_or_si256(u, pad_at(rem)), k2);
 }
 
 // CTR: out = in xor the keystream from V (bits 63 and 31 cleared: the low
@@ -250,7 +262,7 @@ NTSD_VAES inline Y last_block(const uint8_t* a, const uint8_t* b, size_t len, co
 // 16 bytes that end it (overlapping the block before with the same bytes),
 // so nothing is copied through a buffer unless the text is under 16 bytes.
 template <int P>
-NTSD_VAES void ctr_xor(const Y* const* rk, const Y* v, const uint8_t* const* in_a,
+NTSD_VAES void ctr_xor(const Y (*rk)[11], const Y* v, const uint8_t* const* in_a,
                        const uint8_t* const* in_b, uint8_t* const* out_a, uint8_t* const* out_b,
                        const size_t* len, size_t real, const bool* has_b) {
   const Y mask = both(_mm_set_epi8(-1, -1, -1, 0x7f, -1, -1, -1, 0x7f, -1, -1, -1, -1, -1, -1, -1, -1));
@@ -271,6 +283,7 @@ NTSD_VAES void ctr_xor(const Y* const* rk, const Y* v, const uint8_t* const* in_
   // itself, and a pair repeated to fill the group, write the same bytes to
   // the same place twice.
   for (size_t i = 0; i < whole; ++i) {
+    keep_in_memory(rk);
     const int c = static_cast<int>(i);
     const Y add = _mm256_setr_epi32(0, 0, 0, c, 0, 0, 0, c);
     Y ks[P];
@@ -287,6 +300,7 @@ NTSD_VAES void ctr_xor(const Y* const* rk, const Y* v, const uint8_t* const* in_
     }
   }
   for (size_t i = whole; i < blocks; ++i) {
+    keep_in_memory(rk);
     const int c = static_cast<int>(i);
     const Y add = _mm256_setr_epi32(0, 0, 0, c, 0, 0, 0, c);
     Y ks[P];
@@ -348,20 +362,12 @@ NTSD_VAES void run_group(Job* jobs, const uint8_t* a_in, const uint8_t* b_in, si
     key_b[p] = jb[p]->key;
   }
   // Wiped at the end (the K2 schedules only if expanded).
-  alignas(32) PairKeys k[P];
-  alignas(32) Y ctr_rk[P][11];
-  Y* mac_out[P];
-  Y* ctr_out[P];
-  const Y* mac[P];
-  const Y* ctr[P];
-#pragma GCC unroll 8
-  for (int p = 0; p < P; ++p) {
-    mac[p] = mac_out[p] = k[p].mac;
-    ctr[p] = ctr_out[p] = ctr_rk[p];
-  }
-  expand<P>(key_a, key_b, 0, mac_out);
-  if (any_text) expand<P>(key_a, key_b, 16, ctr_out);
-  subkeys<P>(k, mac);
+  PairKeys<P> k;
+  alignas(32) Y ctr[P][11];  // K2 schedules (CTR)
+  const auto& mac = k.mac;
+  expand<P>(key_a, key_b, 0, k.mac);
+  if (any_text) expand<P>(key_a, key_b, 16, ctr);
+  subkeys<P>(k);
 
   // The S2V text: the plaintext. Open decrypts first (CTR needs only the
   // received V), then runs S2V over the plaintext it wrote.
@@ -410,12 +416,12 @@ NTSD_VAES void run_group(Job* jobs, const uint8_t* a_in, const uint8_t* b_in, si
   }
   absorb<P>(st, mac, ad_a, ad_b, n);
 #pragma GCC unroll 8
-  for (int p = 0; p < P; ++p) block[p] = last_block(ad_a[p], ad_b[p], ad_len[p], k[p]);
+  for (int p = 0; p < P; ++p) block[p] = last_block(ad_a[p], ad_b[p], ad_len[p], k.k1[p], k.k2[p]);
   step<P>(st, mac, block, nullptr);
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
-    d[p] = dbl(vxor(dbl(k[p].d0), st[p]));
-    block[p] = vxor(load2(ja[p]->nonce, jb[p]->nonce), k[p].k1);  // a complete block
+    d[p] = dbl(vxor(dbl(k.d0[p]), st[p]));
+    block[p] = vxor(load2(ja[p]->nonce, jb[p]->nonce), k.k1[p]);  // a complete block
     st[p] = _mm256_setzero_si256();
   }
   step<P>(st, mac, block, nullptr);
@@ -441,17 +447,17 @@ NTSD_VAES void run_group(Job* jobs, const uint8_t* a_in, const uint8_t* b_in, si
     two[p] = false;
     if (len < 16) {
       const Y padded = _mm256_or_si256(load_short(text_a[p], text_b[p], len), pad_at(len));
-      block[p] = vxor(vxor(dbl(d[p]), padded), k[p].k1);
+      block[p] = vxor(vxor(dbl(d[p]), padded), k.k1[p]);
       continue;
     }
     const size_t o = len - 16 - 16 * n[p];  // where the last 16 bytes start in block n
     const Y last16 = vxor(load2(text_a[p] + len - 16, text_b[p] + len - 16), d[p]);
     if (o == 0) {
-      block[p] = vxor(last16, k[p].k1);
+      block[p] = vxor(last16, k.k1[p]);
       continue;
     }
     block[p] = vxor(load2(text_a[p] + 16 * n[p], text_b[p] + 16 * n[p]), up(d[p], o));
-    second[p] = vxor(_mm256_or_si256(down(last16, 16 - o), pad_at(o)), k[p].k2);
+    second[p] = vxor(_mm256_or_si256(down(last16, 16 - o), pad_at(o)), k.k2[p]);
     two[p] = true;
     any_two = true;
   }
@@ -487,8 +493,8 @@ NTSD_VAES void run_group(Job* jobs, const uint8_t* a_in, const uint8_t* b_in, si
       if (has_b[p] && !jb[p]->ok && text_len[p] > 0) std::memset(jb[p]->out, 0, text_len[p]);
     }
   }
-  explicit_bzero(k, sizeof k);
-  if (any_text) explicit_bzero(ctr_rk, sizeof ctr_rk);
+  explicit_bzero(&k, sizeof k);
+  if (any_text) explicit_bzero(ctr, sizeof ctr);
 }
 
 bool usable(const Job& job, bool sealing) {
