@@ -102,7 +102,6 @@ struct alignas(64) BatchResponder::Scratch {
   std::array<bool, kMaxBatch> verified{};
   size_t verify_count = 0;
   std::array<size_t, kMaxBatch> plaintext_length{};
-  std::array<std::array<uint8_t, kMaxRequestPlaintext>, kMaxBatch> request_plaintext{};
 
   // Replies waiting for finish(): fresh cookies and the authenticator.
   struct Pending {
@@ -121,12 +120,17 @@ struct alignas(64) BatchResponder::Scratch {
   std::array<uint8_t, (kMaxFreshCookies + kMaxBatch) * 16> nonces{};  // cookies', then replies'
   std::array<uint8_t*, kMaxFreshCookies> cookie_out{};
   std::array<size_t, kMaxFreshCookies> cookie_lengths{};
-  // The replies' plaintexts (their cookie fields) back to back: a batch of
-  // one-cookie replies touches a few KiB, not a row of the largest per reply.
-  std::array<uint8_t, kMaxFreshCookies * kMaxCookieField> reply_plaintext{};
   std::array<size_t, kMaxBatch> plaintext_at{};
   std::array<crypto::ReplyToSeal, kMaxBatch> to_seal{};
   std::array<bool, kMaxBatch> sealed{};
+
+  // The two large buffers last, after everything every batch touches, so
+  // that stays on few pages and cache sets. The replies' plaintexts (their
+  // cookie fields) sit back to back: a batch of one-cookie replies touches a
+  // few KiB, not a row of the largest size per reply. Decrypted request
+  // fields (rare: most requests carry a tag only) get a row each.
+  std::array<uint8_t, kMaxFreshCookies * kMaxCookieField> reply_plaintext{};
+  std::array<std::array<uint8_t, kMaxRequestPlaintext>, kMaxBatch> request_plaintext{};
 };
 
 void BatchResponder::Scratch::wipe(size_t opened, size_t verifying) {
