@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "crypto/cpu.h"
 #include "crypto/key_ring.h"
+#include "crypto/siv_evp.h"
 #include "testing/test_bytes.h"
 
 namespace ntsd::crypto {
@@ -156,6 +158,99 @@ TEST_P(NtsCryptoTest, CookiesAgreeWithEvp) {
     EXPECT_EQ(out[i].key_age, i < kN / 2 ? 2 : 0);
     EXPECT_EQ(0, std::memcmp(out[i].c2s, sessions[i].c2s, sessions[i].key_length));
     EXPECT_EQ(0, std::memcmp(out[i].s2c, sessions[i].s2c, sessions[i].key_length));
+  }
+}
+
+// Items carry a pointer to their keys; the pointer, never the item's place in
+// the batch nor its neighbours, decides the key. One batch of one shape (AEAD
+// 15, 16-byte nonces: the packet kernel on YMM lanes, which pairs neighbours
+// of a shape in one register) holds items sharing one SessionKeys, items with
+// their own copy of those keys, items under other keys, and authenticators
+// made under a neighbour's C2S key or the item's own S2C key, which must fail.
+// The same items reversed give the same per-item results.
+TEST_P(NtsCryptoTest, ItemsUseTheKeysTheyPointAt) {
+  std::mt19937_64 rng(3);
+  constexpr size_t kPool = 5;
+  std::vector<SessionKeys> pool(kPool);
+  for (auto& k : pool) {
+    ASSERT_TRUE(make_session_keys(AeadId::kAesSivCmac256, testing::random_bytes(rng, 32),
+                                  testing::random_bytes(rng, 32), k));
+  }
+  for (size_t n : {2, 7, 16, 17, 40}) {
+    for (size_t text : {0, 108}) {
+      enum class Seal { kOwn, kNeighbourC2s, kOwnS2c };
+      struct Item {
+        SessionKeys copy;           // used when `keys` points here
+        const SessionKeys* keys;
+        Seal how;
+        std::vector<uint8_t> ad, nonce, plaintext, sealed, opened, reply_out;
+      };
+      std::vector<Item> items(n);
+      for (size_t i = 0; i < n; ++i) {
+        Item& it = items[i];
+        const SessionKeys& base = pool[rng() % kPool];
+        it.copy = base;
+        it.keys = rng() % 2 == 0 ? &base : &it.copy;  // shared pointer, or its own copy
+        it.how = static_cast<Seal>(rng() % 3);
+        it.ad = testing::random_bytes(rng, 192);
+        it.nonce = testing::random_bytes(rng, 16);
+        it.plaintext = testing::random_bytes(rng, text);
+      }
+      for (size_t i = 0; i < n; ++i) {
+        Item& it = items[i];
+        Bytes key = it.keys->c2s_key();
+        if (it.how == Seal::kOwnS2c) key = it.keys->s2c_key();
+        if (it.how == Seal::kNeighbourC2s) {
+          // The nearest item (either side) whose C2S key differs: what the kernel may pair it with.
+          it.how = Seal::kOwn;
+          for (size_t d = 1; d < n && it.how == Seal::kOwn; ++d) {
+            for (size_t j : {(i + d) % n, (i + n - d) % n}) {
+              if (!std::ranges::equal(items[j].keys->c2s_key(), it.keys->c2s_key())) {
+                key = items[j].keys->c2s_key();
+                it.how = Seal::kNeighbourC2s;
+                break;
+              }
+            }
+          }
+        }
+        it.sealed.resize(text + 16);
+        const Bytes ad[] = {it.ad};
+        ASSERT_TRUE(evp_siv_seal(AeadId::kAesSivCmac256, key, ad, it.nonce, it.plaintext, it.sealed));
+      }
+      for (bool reversed : {false, true}) {
+        SCOPED_TRACE("n " + std::to_string(n) + " text " + std::to_string(text) +
+                     (reversed ? " reversed" : ""));
+        std::vector<size_t> order(n);
+        for (size_t i = 0; i < n; ++i) order[i] = reversed ? n - 1 - i : i;
+        std::vector<AuthToVerify> auths;
+        std::vector<ReplyToSeal> replies;
+        for (size_t i : order) {
+          Item& it = items[i];
+          it.opened.assign(text, 0xee);
+          it.reply_out.assign(text + 16, 0xee);
+          auths.push_back({it.ad, it.nonce, it.sealed, it.opened.data(), it.keys});
+          replies.push_back({it.ad, it.nonce, it.plaintext, it.reply_out.data(), it.keys});
+        }
+        bool ok[64];
+        crypto_->verify_authenticators(auths, std::span<bool>(ok, n));
+        for (size_t k = 0; k < n; ++k) {
+          const Item& it = items[order[k]];
+          const bool want = it.how == Seal::kOwn;
+          EXPECT_EQ(ok[k], want) << "item " << order[k] << " how " << static_cast<int>(it.how);
+          EXPECT_EQ(it.opened, want ? it.plaintext : std::vector<uint8_t>(text, 0)) << order[k];
+        }
+        crypto_->seal_replies(replies, std::span<bool>(ok, n));
+        for (size_t k = 0; k < n; ++k) {
+          const Item& it = items[order[k]];
+          ASSERT_TRUE(ok[k]);
+          std::vector<uint8_t> want(text + 16);
+          const Bytes ad[] = {it.ad};
+          ASSERT_TRUE(evp_siv_seal(AeadId::kAesSivCmac256, it.keys->s2c_key(), ad, it.nonce,
+                                   it.plaintext, want));
+          EXPECT_EQ(it.reply_out, want) << "item " << order[k];
+        }
+      }
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -30,14 +31,19 @@ Message make_message(std::mt19937_64& rng, size_t ad_len, size_t pt_len) {
 
 // Seals and opens the batch with the kernel and checks it against OpenSSL:
 // same sealed bytes, every message opens, and a flipped bit in the tag, the
-// ciphertext, the AD or the nonce fails (with the plaintext zeroed).
-void check_batch(std::mt19937_64& rng, std::vector<Message>& msgs) {
+// ciphertext, the AD or the nonce fails (with the plaintext zeroed), as does
+// opening under another message's key (a neighbour's in the batch where one
+// differs: the message it may share a register with). Jobs read their key
+// through key_of[i] when given (several jobs may point at one key).
+void check_batch(std::mt19937_64& rng, std::vector<Message>& msgs,
+                 const std::vector<const uint8_t*>& key_of = {}) {
   const size_t n = msgs.size();
+  const auto key = [&](size_t i) { return key_of.empty() ? msgs[i].key.data() : key_of[i]; };
   std::vector<packet_fast::Job> jobs(n);
   std::vector<std::vector<uint8_t>> out(n);
   for (size_t i = 0; i < n; ++i) {
     out[i].assign(msgs[i].plaintext.size() + 16, 0xee);
-    jobs[i] = {msgs[i].key.data(), msgs[i].ad.data(),        msgs[i].ad.size(),
+    jobs[i] = {key(i),        msgs[i].ad.data(),        msgs[i].ad.size(),
                msgs[i].nonce.data(), msgs[i].plaintext.data(), msgs[i].plaintext.size(),
                out[i].data(),        false};
   }
@@ -51,23 +57,37 @@ void check_batch(std::mt19937_64& rng, std::vector<Message>& msgs) {
   // Open, some tampered: which part is chosen per message.
   std::vector<int> tamper(n);
   std::vector<std::vector<uint8_t>> sealed(n), ad(n), nonce(n), plain(n);
+  const std::vector<uint8_t> stranger = testing::random_bytes(rng, 32);
   for (size_t i = 0; i < n; ++i) {
     sealed[i] = msgs[i].sealed;
     ad[i] = msgs[i].ad;
     nonce[i] = msgs[i].nonce;
     plain[i].assign(msgs[i].plaintext.size(), 0xee);
-    tamper[i] = static_cast<int>(rng() % 6);  // 0-1: none, 2: tag, 3: ciphertext, 4: AD, 5: nonce
+    // 0-1: none, 2: tag, 3: ciphertext, 4: AD, 5: nonce, 6: another message's key
+    tamper[i] = static_cast<int>(rng() % 7);
     if (tamper[i] == 3 && msgs[i].plaintext.empty()) tamper[i] = 2;
     if (tamper[i] == 4 && ad[i].empty()) tamper[i] = 5;
     const uint8_t bit = static_cast<uint8_t>(1u << (rng() % 8));
+    const uint8_t* open_key = key(i);
     switch (tamper[i]) {
       case 2: sealed[i][rng() % 16] ^= bit; break;
       case 3: sealed[i][16 + rng() % msgs[i].plaintext.size()] ^= bit; break;
       case 4: ad[i][rng() % ad[i].size()] ^= bit; break;
       case 5: nonce[i][rng() % 16] ^= bit; break;
+      case 6:
+        // The nearest other message whose key differs; a stranger's if none does.
+        open_key = stranger.data();
+        for (size_t d = 1; d < n; ++d) {
+          const size_t j = (i + d) % n;
+          if (std::memcmp(key(j), key(i), 32) != 0) {
+            open_key = key(j);
+            break;
+          }
+        }
+        break;
       default: break;
     }
-    jobs[i] = {msgs[i].key.data(), ad[i].data(),     ad[i].size(),
+    jobs[i] = {open_key,        ad[i].data(),     ad[i].size(),
                nonce[i].data(),      sealed[i].data(), sealed[i].size(),
                plain[i].empty() ? nullptr : plain[i].data(), false};
   }
@@ -133,6 +153,35 @@ TEST_F(PacketFastTest, MixedShapes) {
       }
       check_batch(rng, msgs);
     }
+  }
+}
+
+// Jobs sharing one key pointer beside jobs with their own copy of that key
+// and jobs under other keys, in one batch of one shape (so the kernel pairs
+// them in every combination): each job is done under the key it points at.
+TEST_F(PacketFastTest, SharedAndDistinctKeyPointers) {
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 40; ++round) {
+    const size_t n = 1 + rng() % packet_fast::kMaxJobs;
+    const bool text = round % 2 == 1;
+    const auto shared = testing::random_bytes(rng, 32);
+    std::vector<Message> msgs;
+    std::vector<const uint8_t*> key_of;
+    for (size_t i = 0; i < n; ++i) {
+      msgs.push_back(make_message(rng, 192, text ? 108 : 0));
+      const int how = static_cast<int>(rng() % 3);  // 0: the shared pointer, 1: a copy, 2: its own
+      if (how < 2) {
+        msgs.back().key = shared;
+        const Bytes ad[] = {msgs.back().ad};
+        ASSERT_TRUE(evp_siv_seal(AeadId::kAesSivCmac256, shared, ad, msgs.back().nonce,
+                                 msgs.back().plaintext, msgs.back().sealed));
+      }
+      key_of.push_back(how == 0 ? shared.data() : nullptr);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (key_of[i] == nullptr) key_of[i] = msgs[i].key.data();
+    }
+    check_batch(rng, msgs, key_of);
   }
 }
 

@@ -226,6 +226,69 @@ TEST_F(BatchResponderDifferential, full_batches_of_genuine_requests_agree) {
   }
 }
 
+// One full batch of one request shape (AEAD 15, one cookie, no placeholders:
+// the fast path pairs neighbours of a shape in one register) mixing distinct
+// sessions, one session's cookie sent by many lanes (the same session keys
+// opened again and again), and requests whose authenticator is made under
+// another session's C2S key in the same batch (its cookie, someone else's
+// keys): those get a bad-authenticator NAK on every implementation, the
+// others an NTS reply, and every lane's bytes agree.
+TEST_F(BatchResponderDifferential, one_shape_mixing_sessions_reused_cookies_and_wrong_keys) {
+  std::mt19937_64 rng(3);
+  std::vector<size_t> siv;  // the AEAD 15 sessions of the pool
+  for (size_t i = 0; i < current_.size(); ++i) {
+    if (current_[i].aead == crypto::AeadId::kAesSivCmac256) siv.push_back(i);
+  }
+  ASSERT_GE(siv.size(), 3u);
+  // Per wrong-key lane, a session with one session's cookie and another's keys.
+  std::vector<clock::NtsSession> wrong;
+  wrong.reserve(kMaxBatch);
+  for (int round = 0; round < 6; ++round) {
+    std::vector<Lane> lanes;
+    std::vector<bool> wrong_key;
+    const size_t reused = siv[rng() % siv.size()];  // a session whose cookie many lanes send
+    for (size_t i = 0; i < kMaxBatch; ++i) {
+      Lane lane;
+      lane.kind = LaneKind::kGenuine;
+      const int how = static_cast<int>(rng() % 3);  // 0: any session, 1: the reused one, 2: wrong key
+      const size_t h = how == 1 ? reused : siv[rng() % siv.size()];
+      const clock::NtsSession& holder = current_[h];
+      lane.session = &holder;
+      if (how == 2) {
+        // The keys of the lane before it (its likely register partner), unless they are the
+        // holder's own; then another session's.
+        const clock::NtsSession* giver = lanes.empty() ? nullptr : lanes.back().session;
+        if (giver == nullptr || std::ranges::equal(giver->c2s_key.bytes(), holder.c2s_key.bytes())) {
+          giver = &current_[h == siv[0] ? siv[1] : siv[0]];
+        }
+        wrong.push_back(clock::make_session(holder.aead, giver->c2s_key.bytes(),
+                                            giver->s2c_key.bytes(), holder.jar.cookies()));
+        lane.kind = LaneKind::kBadAuth;
+        lane.session = &wrong.back();
+      }
+      const std::vector<uint8_t> uid(32, static_cast<uint8_t>(i));
+      lane.request = testing::request_bytes(*lane.session, 0x2000 + i, uid, 0, &lane.record);
+      ASSERT_FALSE(lane.request.empty());
+      wrong_key.push_back(how == 2);
+      lanes.push_back(std::move(lane));
+    }
+    ASSERT_EQ(lanes.front().request.size(), lanes.back().request.size());
+    compare(lanes, "round " + std::to_string(round));
+    const Outcome got = run(*crypto::fast_nts_crypto(), lanes);
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      SCOPED_TRACE("round " + std::to_string(round) + " lane " + std::to_string(i));
+      ASSERT_TRUE(got.verdicts[i].is_reply());
+      if (wrong_key[i]) {
+        EXPECT_EQ(got.verdicts[i].kind, ReplyKind::kNak);
+        EXPECT_EQ(got.verdicts[i].nak, NakReason::kBadAuthenticator);
+      } else {
+        EXPECT_EQ(got.verdicts[i].kind, ReplyKind::kNts);
+      }
+    }
+    wrong.clear();
+  }
+}
+
 // The differential depends on the fixed nonce key: with it two responders
 // give the same bytes, and the reply nonces really come from it (a different
 // key changes the reply, and every reply still verifies).
