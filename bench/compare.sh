@@ -3,7 +3,7 @@
 # ntpd and the no-crypto reflector (the kernel's ceiling), each in turn pinned
 # to CPU 0, the same ntsbench load pinned to CPU 1; one table of medians.
 #
-#   bench/compare.sh [--only ntsd,chronyd,ntpd,reflector] [--seconds N] [--runs N] [--open-rate R]
+#   bench/compare.sh [--only ntsd,chronyd,ntpd,reflector] [--seconds N] [--runs N] [--rounds N] [--open-rate R]
 #
 # Two loads per server: closed loop (saturation: 256 requests outstanding)
 # and open loop at --open-rate requests/s (default 40,000; below saturation,
@@ -23,10 +23,13 @@ set -euo pipefail
 
 usage() {
   cat <<'END'
-usage: bench/compare.sh [--only LIST] [--seconds N] [--runs N] [--open-rate R]
+usage: bench/compare.sh [--only LIST] [--seconds N] [--runs N] [--rounds N] [--open-rate R]
   --only LIST    comma-separated subset of ntsd,chronyd,ntpd,reflector (default: all)
   --seconds N    ntsbench --duration of each run, 1..120 (default: $COMPARE_SECONDS, else 10)
   --runs N       runs per server and mode, 1..9; the table shows medians (default 3)
+  --rounds N     1..9: every server in turn, N times over, --runs each time, so
+                 ratios between servers do not hang on one stretch of machine
+                 load; medians over all rounds' runs (default 1)
   --open-rate R  open-loop rows at R requests/s, 1000..200000; 0: none (default 40000)
 END
 }
@@ -39,6 +42,7 @@ done
 ONLY="ntsd,chronyd,ntpd,reflector"
 RUN_SECONDS="${COMPARE_SECONDS:-10}"
 RUNS=3
+ROUNDS=1
 OPEN_RATE=40000
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -48,6 +52,8 @@ while [[ $# -gt 0 ]]; do
     --seconds=*) RUN_SECONDS="${1#*=}"; shift ;;
     --runs) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; RUNS="$2"; shift 2 ;;
     --runs=*) RUNS="${1#*=}"; shift ;;
+    --rounds) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; ROUNDS="$2"; shift 2 ;;
+    --rounds=*) ROUNDS="${1#*=}"; shift ;;
     --open-rate) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; OPEN_RATE="$2"; shift 2 ;;
     --open-rate=*) OPEN_RATE="${1#*=}"; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -59,6 +65,9 @@ if ! [[ "$RUN_SECONDS" =~ ^[0-9]+$ ]] || ((RUN_SECONDS < 1 || RUN_SECONDS > 120)
 fi
 if ! [[ "$RUNS" =~ ^[0-9]+$ ]] || ((RUNS < 1 || RUNS > 9)); then
   echo "compare: --runs must be 1..9, got '$RUNS'" >&2; exit 2
+fi
+if ! [[ "$ROUNDS" =~ ^[0-9]+$ ]] || ((ROUNDS < 1 || ROUNDS > 9)); then
+  echo "compare: --rounds must be 1..9, got '$ROUNDS'" >&2; exit 2
 fi
 if ! [[ "$OPEN_RATE" =~ ^[0-9]+$ ]] || { ((OPEN_RATE != 0)) && ((OPEN_RATE < 1000 || OPEN_RATE > 200000)); }; then
   echo "compare: --open-rate must be 0 or 1000..200000, got '$OPEN_RATE'" >&2; exit 2
@@ -225,7 +234,8 @@ free_port() {
 # figures; results.tsv one line per completed run.
 ROWS=()
 declare -A ROW_LABEL=() ROW_NOTE=()
-add_row() {  # KEY LABEL
+add_row() {  # KEY LABEL (once per KEY, whatever the number of rounds)
+  [[ -n "${ROW_LABEL[$1]:-}" ]] && return 0
   ROWS+=("$1")
   ROW_LABEL[$1]="$2"
 }
@@ -252,7 +262,7 @@ both_runs() {  # KEY SERVER_PID MODE_ARGS...: closed-loop runs, then open-loop o
 # server's Port record, else 123). Succeeds when chronyd took an
 # authenticated sample that passed all its tests; else prints why.
 nts_check() {
-  local name=$1 ke_port=$2 dir="$WORK/check-$1" status=0
+  local name=$1 ke_port=$2 dir="$WORK/r$ROUND/check-$1" status=0
   if [[ ! -x "$CHRONYD" ]]; then
     echo "  NTS check skipped: no chronyd at $CHRONYD (deploy/setup-dev.sh unpacks it)"
     return 0
@@ -293,7 +303,7 @@ bench_runs() {
       log_tail "$SERVER_LOG" >&2
       return 0
     fi
-    local base="$WORK/runs/${key//|/_}_$run"
+    local base="$WORK/runs/${key//|/_}_${ROUND}_$run"
     status=0
     run_bounded "$RUN_BOUND" "$base.json" "$base.err" \
       taskset -c 1 "$NTSBENCH" "${LOAD_ARGS[@]}" "${load_args[@]}" --server-pid "$pid" "$@" || status=$?
@@ -311,7 +321,7 @@ bench_runs() {
         (if (.verified // 0) > 0 and .server_cpu_s != null then .server_cpu_s / .verified * 1e6 else null end)]
         | map(if . == null then "null" else tostring end) | @tsv' \
       "$base.json" >>"$WORK/results.tsv"
-    jq -r --arg name "${ROW_LABEL[$key]} ${key#*|}" --arg run "$run/$RUNS" '
+    jq -r --arg name "${ROW_LABEL[$key]} ${key#*|}" --arg run "$( ((ROUNDS > 1)) && echo "$ROUND.")$run/$RUNS" '
         def r(d): if type == "number" then (. * d + 0.5 | floor) / d else "?" end;
         "  \($name) run \($run): \(.verified_per_s | r(1)) verified/s, "
         + "server CPU \(.server_cpu_pct | r(10))%, \(.verified_per_server_cpu_s | r(1)) per CPU-s, "
@@ -346,7 +356,7 @@ NTSBENCH="${NTSBENCH:-$BIN/bench/ntsbench}"
 WORK=$(mktemp -d /tmp/ntsd-compare.XXXXXX)
 mkdir -p "$WORK/pki" "$WORK/runs"
 : >"$WORK/results.tsv"
-LIFETIME=$((3 * RUNS * (RUN_BOUND + 10) + 120))  # safety net for a server's life (3 loads)
+LIFETIME=$((3 * RUNS * (RUN_BOUND + 10) + 120))  # safety net for a server's life in one round (3 loads)
 
 # ---------------------------------------------------------------- certificate
 # One throwaway CA and one ECDSA P-256 server certificate for 127.0.0.1 and
@@ -385,12 +395,17 @@ kernel:  $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg) (ot
 command: $ORIGINAL_COMMAND
 load:    ntsbench ${LOAD_ARGS[*]} --server-pid PID, closed loop ${CLOSED_ARGS[*]}$( ((OPEN_RATE > 0)) && echo " and open loop ${OPEN_ARGS[*]} (rows ending $OPEN_MODE)")
          + NTS: --ca CA --ke-sessions $KE_SESSIONS --port KE_PORT; plain: --plain --port NTP_PORT
-         $RUNS runs per row; the table shows medians
+         $( ((ROUNDS > 1)) && echo "$ROUNDS rounds (every server in turn, then again) of ")$RUNS runs per row; the table shows medians
 END
 )
 echo "$HEADER"
 echo
 
+# Rounds: every wanted server in turn, then again (--rounds), each started
+# afresh; results.tsv gathers every round's runs.
+for ROUND in $(seq 1 "$ROUNDS"); do
+  ((ROUNDS > 1)) && echo "=== round $ROUND of $ROUNDS" && echo
+# (the sections below run inside this loop; not indented, for their here-documents)
 # ---------------------------------------------------------------- ntsd
 # Once per I/O backend, like the reflector, so each has its same-backend ceiling.
 if [[ -n "${WANT[ntsd]:-}" ]]; then
@@ -399,7 +414,7 @@ if [[ -n "${WANT[ntsd]:-}" ]]; then
   add_rows "$key|NTS" "ntsd ($io)"
   add_row "$key|plain" "ntsd ($io)"
   echo "== ntsd ($("$NTSD" --version 2>&1 | head -1)), 1 worker, --io-backend $io"
-  dir="$WORK/$key"
+  dir="$WORK/r$ROUND/$key"
   mkdir -p "$dir"
   # No `restrict` line: no restrictions, so no `limited` rate limiting.
   cat >"$dir/ntp.conf" <<CONF
@@ -442,7 +457,7 @@ if [[ -n "${WANT[chronyd]:-}" ]]; then
     fail_row "chronyd|NTS" "not installed"
     fail_row "chronyd|plain" "not installed"
   else
-    dir="$WORK/chronyd"
+    dir="$WORK/r$ROUND/chronyd"
     mkdir -p "$dir"
     ntp_port=$(free_port 11400)
     ke_port=$(free_port 14400)
@@ -505,7 +520,7 @@ if [[ -n "${WANT[ntpd]:-}" ]]; then
     fail_row "ntpd|NTS" "UDP 123 / TCP 4460 in use"
     fail_row "ntpd|plain" "UDP 123 / TCP 4460 in use"
   else
-    dir="$WORK/ntpd"
+    dir="$WORK/r$ROUND/ntpd"
     mkdir -p "$dir/stats"
     echo "== ntpd ($("$NTPD" --version 2>&1 | head -1)), without CAP_SYS_TIME, orphan stratum 10"
     # Orphan mode with no sources: after `orphanwait` (default 300 s, here 0)
@@ -584,7 +599,7 @@ if [[ -n "${WANT[reflector]:-}" ]]; then
   for io in uring mmsg; do
     key="reflector-$io|plain"
     add_rows "$key" "reflector ($io)"
-    dir="$WORK/reflector-$io"
+    dir="$WORK/r$ROUND/reflector-$io"
     mkdir -p "$dir"
     echo "== reflector --io $io (no crypto, no NTP: the kernel's ceiling)"
     SERVER_LOG="$dir/reflector.log"
@@ -604,6 +619,7 @@ if [[ -n "${WANT[reflector]:-}" ]]; then
   done
   echo
 fi
+done
 
 # ---------------------------------------------------------------- table
 # median KEY COLUMN (2..7 of results.tsv): the median over the runs that
@@ -647,7 +663,7 @@ for key in "${ROWS[@]}"; do
   fi
   # shellcheck disable=SC2059
   printf "$fmt_row" "${ROW_LABEL[$key]}" "$mode" "$(fmt '%.0f' "$rate")" "$(fmt '%.1f' "$cpu")" \
-    "$(fmt '%.0f' "$per_cpu")" "$(fmt '%.2f' "$us")" "$(fmt '%.0f' "$p99")" "$(fmt '%.2f' "$loss")" "$n/$RUNS" \
+    "$(fmt '%.0f' "$per_cpu")" "$(fmt '%.2f' "$us")" "$(fmt '%.0f' "$p99")" "$(fmt '%.2f' "$loss")" "$n/$((RUNS * ROUNDS))" \
     "$remark" | sed 's/ *$//'
 done
 echo

@@ -3,7 +3,9 @@
 #   1. bazel test //...                  (unit, integration, interop, fuzz replay)
 #   2. bazel test --config=asan //...    (the same under AddressSanitizer + LeakSanitizer,
 #                                         except the attack-load tests tagged "load", whose
-#                                         figures are about speed and run in step 1)
+#                                         figures are about speed and run in step 1; only
+#                                         tests and what they use are built: benchmarks and
+#                                         tools were compiled in step 1)
 #   3. bazel test --config=tsan  on the concurrent pieces (snapshot publication)
 #   4. bazel test --config=fuzz //tests/fuzz/...   (clang + libFuzzer, 20 s per target)
 #   5. deploy: the Debian package (built -c opt, lintian, installed into a throwaway
@@ -26,7 +28,7 @@ step "bazel test //..."
 bazel test //...
 
 step "bazel test --config=asan //... (without the \"load\" tests)"
-bazel test --config=asan --test_tag_filters=-load //...
+bazel test --config=asan --test_tag_filters=-load --build_tests_only //...
 
 step "bazel test --config=tsan (concurrency tests)"
 bazel test --config=tsan $(bazel query 'attr(tags, "tsan", tests(//...))' 2>/dev/null | tr '\n' ' ')
