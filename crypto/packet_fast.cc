@@ -255,6 +255,19 @@ NTSD_VAES inline Y last_block(const uint8_t* a, const uint8_t* b, size_t len, Y 
   return vxor(_mm256_or_si256(u, pad_at(rem)), k2);
 }
 
+// Keystream block i of every pair: AES of its counter block (base + i in the
+// low 32-bit word). The barrier keeps the round keys read from memory in
+// place rather than held in (too few) registers across the loop.
+template <int P>
+NTSD_VAES inline void keystream(const Y (*rk)[11], const Y* base, Y swap, size_t i, Y* ks) {
+  keep_in_memory(rk);
+  const int c = static_cast<int>(i);
+  const Y add = _mm256_setr_epi32(0, 0, 0, c, 0, 0, 0, c);
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) ks[p] = _mm256_shuffle_epi8(_mm256_add_epi32(base[p], add), swap);
+  aes<P>(ks, rk);
+}
+
 // CTR: out = in xor the keystream from V (bits 63 and 31 cleared: the low
 // 32-bit word, big-endian, never carries), len[p] bytes for each message of
 // the first `real` pairs; the second message only where has_b[p]. Whole
@@ -283,13 +296,8 @@ NTSD_VAES void ctr_xor(const Y (*rk)[11], const Y* v, const uint8_t* const* in_a
   // itself, and a pair repeated to fill the group, write the same bytes to
   // the same place twice.
   for (size_t i = 0; i < whole; ++i) {
-    keep_in_memory(rk);
-    const int c = static_cast<int>(i);
-    const Y add = _mm256_setr_epi32(0, 0, 0, c, 0, 0, 0, c);
     Y ks[P];
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) ks[p] = _mm256_shuffle_epi8(_mm256_add_epi32(base[p], add), swap);
-    aes<P>(ks, rk);
+    keystream<P>(rk, base, swap, i, ks);
     const size_t off = 16 * i;
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
@@ -300,13 +308,8 @@ NTSD_VAES void ctr_xor(const Y (*rk)[11], const Y* v, const uint8_t* const* in_a
     }
   }
   for (size_t i = whole; i < blocks; ++i) {
-    keep_in_memory(rk);
-    const int c = static_cast<int>(i);
-    const Y add = _mm256_setr_epi32(0, 0, 0, c, 0, 0, 0, c);
     Y ks[P];
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) ks[p] = _mm256_shuffle_epi8(_mm256_add_epi32(base[p], add), swap);
-    aes<P>(ks, rk);
+    keystream<P>(rk, base, swap, i, ks);
     const size_t off = 16 * i;
     for (size_t p = 0; p < real; ++p) {
       const size_t l = len[p];
