@@ -80,6 +80,16 @@ class alignas(64) UringIo final : public PacketIo {
       return false;
     }
     ring_ready_ = true;
+    // Replies go out as IORING_OP_SEND with a destination address (sendto)
+    // where the kernel takes one: 6.0, the release that also brought
+    // IORING_OP_SEND_ZC, which the ring's opcode probe reports. The kernel
+    // then imports no msghdr per reply: about 3 % less CPU per datagram than
+    // SENDMSG on this project's VM (server/backend_probe.h figures, 5
+    // interleaved pairs). Older kernels refuse an address on SEND: SENDMSG.
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+      send_to_ = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) != 0;
+      io_uring_free_probe(probe);
+    }
 
     buf_ring_bytes_ = kBufferCount * sizeof(io_uring_buf);
     void* mapped = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
@@ -162,14 +172,20 @@ class alignas(64) UringIo final : public PacketIo {
       lent_used_[reply.buffer] = true;
       SendSlot& slot = slots_[index];
       std::memcpy(&slot.peer, reply.peer, reply.peer_len);
-      slot.iov = {const_cast<uint8_t*>(reply.payload.data()), reply.payload.size()};
-      slot.msg = {};
-      slot.msg.msg_name = &slot.peer;
-      slot.msg.msg_namelen = reply.peer_len;
-      slot.msg.msg_iov = &slot.iov;
-      slot.msg.msg_iovlen = 1;
       io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_sendmsg(sqe, sockets_[reply.socket_index], &slot.msg, 0);
+      if (send_to_) {
+        io_uring_prep_send(sqe, sockets_[reply.socket_index], reply.payload.data(), reply.payload.size(), 0);
+        io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&slot.peer),
+                                    static_cast<uint16_t>(reply.peer_len));
+      } else {
+        slot.iov = {const_cast<uint8_t*>(reply.payload.data()), reply.payload.size()};
+        slot.msg = {};
+        slot.msg.msg_name = &slot.peer;
+        slot.msg.msg_namelen = reply.peer_len;
+        slot.msg.msg_iov = &slot.iov;
+        slot.msg.msg_iovlen = 1;
+        io_uring_prep_sendmsg(sqe, sockets_[reply.socket_index], &slot.msg, 0);
+      }
       io_uring_sqe_set_data64(sqe, tag(kKindSend, index));
     }
     return_unsent_slots();
@@ -208,7 +224,7 @@ class alignas(64) UringIo final : public PacketIo {
     rules[count].opcode = IORING_RESTRICTION_SQE_OP;
     rules[count++].sqe_op = IORING_OP_RECVMSG;
     rules[count].opcode = IORING_RESTRICTION_SQE_OP;
-    rules[count++].sqe_op = IORING_OP_SENDMSG;
+    rules[count++].sqe_op = send_to_ ? IORING_OP_SEND : IORING_OP_SENDMSG;
     if (!(features & IORING_FEAT_EXT_ARG)) {  // liburing then waits with a TIMEOUT SQE
       rules[count].opcode = IORING_RESTRICTION_SQE_OP;
       rules[count++].sqe_op = IORING_OP_TIMEOUT;
@@ -380,6 +396,7 @@ class alignas(64) UringIo final : public PacketIo {
   uint64_t send_errors_ = 0;
   CoalesceOptions coalesce_;
   bool traffic_ = false;  // the last wait brought datagrams
+  bool send_to_ = false;  // replies as SEND with an address (kernel >= 6.0), else SENDMSG
   bool deferred_start_ = false;  // ring created disabled, enabled by the worker thread
   bool started_ = false;
 };

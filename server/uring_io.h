@@ -1,6 +1,7 @@
 #pragma once
 // io_uring backend: one multishot recvmsg per socket into a provided-buffer
-// ring, replies sent with batched SENDMSG SQEs; one io_uring_enter per batch.
+// ring, replies sent with batched SEND-with-address SQEs (SENDMSG before
+// kernel 6.0); one io_uring_enter per batch.
 #include <memory>
 #include <span>
 #include <string>
