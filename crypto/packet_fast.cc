@@ -372,36 +372,29 @@ NTSD_VAES void run_group(Job* jobs, const uint8_t* a_in, const uint8_t* b_in, si
   if (any_text) expand<P>(key_a, key_b, 16, ctr);
   subkeys<P>(k);
 
-  // The S2V text: the plaintext. Open decrypts first (CTR needs only the
-  // received V), then runs S2V over the plaintext it wrote.
+  // CTR's input and output of each pair: open decrypts the ciphertext after
+  // the received V into `out`; seal encrypts the plaintext into `out` after
+  // its V. The S2V text is the plaintext either way, so open decrypts first
+  // (CTR needs only the received V), then runs S2V over what it wrote.
+  const uint8_t* in_a[P];
+  const uint8_t* in_b[P];
+  uint8_t* out_a[P];
+  uint8_t* out_b[P];
   const uint8_t* text_a[P];
   const uint8_t* text_b[P];
   Y received[P];
+  const size_t in_skip = sealing ? 0 : 16;
 #pragma GCC unroll 8
-  for (int p = 0; p < P; ++p) received[p] = _mm256_setzero_si256();
-  if (sealing) {
-  #pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      text_a[p] = ja[p]->in;
-      text_b[p] = jb[p]->in;
-    }
-  } else {
-    const uint8_t* in_a[P];
-    const uint8_t* in_b[P];
-    uint8_t* out_a[P];
-    uint8_t* out_b[P];
-  #pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      received[p] = load2(ja[p]->in, jb[p]->in);
-      in_a[p] = ja[p]->in + 16;
-      in_b[p] = jb[p]->in + 16;
-      out_a[p] = ja[p]->out;
-      out_b[p] = jb[p]->out;
-      text_a[p] = out_a[p];
-      text_b[p] = out_b[p];
-    }
-    if (any_text) ctr_xor<P>(ctr, received, in_a, in_b, out_a, out_b, text_len, real, has_b);
+  for (int p = 0; p < P; ++p) {
+    in_a[p] = ja[p]->in + in_skip;
+    in_b[p] = jb[p]->in + in_skip;
+    out_a[p] = ja[p]->out + (16 - in_skip);
+    out_b[p] = jb[p]->out + (16 - in_skip);
+    text_a[p] = sealing ? in_a[p] : out_a[p];
+    text_b[p] = sealing ? in_b[p] : out_b[p];
+    received[p] = sealing ? _mm256_setzero_si256() : load2(ja[p]->in, jb[p]->in);
   }
+  if (!sealing && any_text) ctr_xor<P>(ctr, received, in_a, in_b, out_a, out_b, text_len, real, has_b);
 
   // S2V: the AD chain, then the nonce; D = dbl(dbl(D0) xor CMAC(AD)) xor CMAC(nonce).
   Y st[P];
@@ -468,17 +461,6 @@ NTSD_VAES void run_group(Job* jobs, const uint8_t* a_in, const uint8_t* b_in, si
   if (any_two) step<P>(st, mac, second, two);
 
   if (sealing) {
-    const uint8_t* in_a[P];
-    const uint8_t* in_b[P];
-    uint8_t* out_a[P];
-    uint8_t* out_b[P];
-  #pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      in_a[p] = text_a[p];
-      in_b[p] = text_b[p];
-      out_a[p] = ja[p]->out + 16;
-      out_b[p] = jb[p]->out + 16;
-    }
     for (size_t p = 0; p < real; ++p) {
       store(ja[p]->out, low(st[p]));
       if (has_b[p]) store(jb[p]->out, high(st[p]));
