@@ -156,6 +156,23 @@ TEST_F(PacketFastTest, MixedShapes) {
   }
 }
 
+// Full batches of requests with a tag only and AD lengths of every kind
+// (empty, under a block, any length up to 400 bytes; unequal chains in one
+// batch), paired or alone, in groups of four pairs with unequal chains.
+TEST_F(PacketFastTest, TagOnlyMixedAdLengths) {
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 60; ++round) {
+    for (size_t n : {15u, 16u}) {
+      std::vector<Message> msgs;
+      for (size_t i = 0; i < n; ++i) {
+        const size_t ad = round % 3 == 0 ? 192 : round % 3 == 1 ? rng() % 20 : rng() % 400;
+        msgs.push_back(make_message(rng, ad, 0));
+      }
+      check_batch(rng, msgs);
+    }
+  }
+}
+
 // Jobs sharing one key pointer beside jobs with their own copy of that key
 // and jobs under other keys, in one batch of one shape (so the kernel pairs
 // them in every combination): each job is done under the key it points at.
