@@ -430,24 +430,26 @@ NTSD_VAES void run_group(Job* jobs, const uint8_t* a_in, const uint8_t* b_in, si
     n[P + p] = text_len[p] >= 16 ? (text_len[p] - 16) / 16 : 0;
     st[p] = st[P + p] = _mm256_setzero_si256();
   }
+  // With no text every second chain is empty, and absorb's fast loop runs
+  // only while every chain has a block: the AD chains alone then.
   if (any_text) {
     absorb<P, 2>(st, mac, chain_a, chain_b, n);
   } else {
     absorb<P>(st, mac, chain_a, chain_b, n);
   }
-  Y text_st[P];
+  Y ends[2 * P];  // the AD chain's last step, the nonce's one step
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
+    ends[p] = st[p];
+    ends[P + p] = _mm256_setzero_si256();
     block[p] = last_block(chain_a[p], chain_b[p], ad_len[p], k.k1[p], k.k2[p]);
     block[P + p] = vxor(load2(ja[p]->nonce, jb[p]->nonce), k.k1[p]);  // a complete block
-    text_st[p] = st[P + p];
-    st[P + p] = _mm256_setzero_si256();
   }
-  step<P, 2>(st, mac, block, nullptr);
+  step<P, 2>(ends, mac, block, nullptr);
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
-    d[p] = vxor(dbl(vxor(dbl(k.d0[p]), st[p])), st[P + p]);
-    st[p] = text_st[p];
+    d[p] = vxor(dbl(vxor(dbl(k.d0[p]), ends[p])), ends[P + p]);
+    st[p] = st[P + p];  // the text's chain, continued below
   }
 
   // The text's end: the last 16 bytes are xored with D (spanning one or two
