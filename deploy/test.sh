@@ -16,7 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/setup-dev.sh
 
-step() { echo; echo "=== $* ==="; }
+# Each stage says how long the one before it took, so a slow stage shows in
+# CI's log without a rerun.
+stage_start=$SECONDS
+step() {
+  echo; echo "=== $* === (previous stage $((SECONDS - stage_start)) s, total ${SECONDS} s)"
+  stage_start=$SECONDS
+}
 
 # What a newcomer reads: the stages, progress at most every 30 s, a terse
 # summary and the log of a failing test. Every test's full log stays in
@@ -40,5 +46,5 @@ step "deploy: Debian package and Kubernetes manifests"
 deploy/deb/test-deb.sh
 deploy/kubernetes/validate.sh
 
-echo
+step "done"
 echo "All test stages passed. Logs of every test: bazel-testlogs/<package>/<target>/test.log"
