@@ -2,8 +2,11 @@
 # Side-by-side load comparison on loopback: ntsd, chronyd 4.3, NTPsec 1.2.2
 # ntpd and the no-crypto reflector (the kernel's ceiling), each in turn pinned
 # to CPU 0, the same ntsbench load pinned to CPU 1; one table of medians.
+# "echo" is the reflector answering plain requests padded to an NTS request's
+# size with replies as long (reflector --echo, ntsbench --plain-size): the
+# kernel's ceiling for datagrams of NTS's size, without the crypto.
 #
-#   bench/compare.sh [--only ntsd,chronyd,ntpd,reflector] [--seconds N] [--runs N] [--rounds N] [--open-rate R]
+#   bench/compare.sh [--only ntsd,chronyd,ntpd,reflector,echo] [--seconds N] [--runs N] [--rounds N] [--open-rate R]
 #
 # Two loads per server: closed loop (saturation: 256 requests outstanding)
 # and open loop at --open-rate requests/s (default 40,000; below saturation,
@@ -24,7 +27,7 @@ set -euo pipefail
 usage() {
   cat <<'END'
 usage: bench/compare.sh [--only LIST] [--seconds N] [--runs N] [--rounds N] [--open-rate R]
-  --only LIST    comma-separated subset of ntsd,chronyd,ntpd,reflector (default: all)
+  --only LIST    comma-separated subset of ntsd,chronyd,ntpd,reflector,echo (default: all)
   --seconds N    ntsbench --duration of each run, 1..120 (default: $COMPARE_SECONDS, else 10)
   --runs N       runs per server and mode, 1..9; the table shows medians (default 3)
   --rounds N     1..9: every server in turn, N times over, --runs each time, so
@@ -39,7 +42,7 @@ ORIGINAL_COMMAND="$0"
 for arg in "$@"; do
   if [[ "$arg" =~ ^[A-Za-z0-9_./,=:+-]+$ ]]; then ORIGINAL_COMMAND+=" $arg"; else ORIGINAL_COMMAND+=" $(printf '%q' "$arg")"; fi
 done
-ONLY="ntsd,chronyd,ntpd,reflector"
+ONLY="ntsd,chronyd,ntpd,reflector,echo"
 RUN_SECONDS="${COMPARE_SECONDS:-10}"
 RUNS=3
 ROUNDS=1
@@ -76,8 +79,8 @@ declare -A WANT=()
 IFS=',' read -r -a only_list <<<"$ONLY"
 for s in "${only_list[@]}"; do
   case "$s" in
-    ntsd|chronyd|ntpd|reflector) WANT[$s]=1 ;;
-    *) echo "compare: --only takes ntsd, chronyd, ntpd, reflector; got '$s'" >&2; exit 2 ;;
+    ntsd|chronyd|ntpd|reflector|echo) WANT[$s]=1 ;;
+    *) echo "compare: --only takes ntsd, chronyd, ntpd, reflector, echo; got '$s'" >&2; exit 2 ;;
   esac
 done
 [[ ${#WANT[@]} -gt 0 ]] || { echo "compare: --only names no server" >&2; exit 2; }
@@ -88,6 +91,11 @@ LOAD_ARGS=(--host 127.0.0.1 --clients 64 --duration "$RUN_SECONDS" --json --quie
 CLOSED_ARGS=(--window 256)
 OPEN_ARGS=(--rate "$OPEN_RATE")
 OPEN_MODE="@$((OPEN_RATE / 1000))k"  # row suffix, e.g. "NTS@40k"
+# The echo rows' datagram size: ntsbench's NTS request (header 48, Unique
+# Identifier 36, one AEAD 15 cookie 108, tag-only authenticator 40) and
+# ntsd's reply to it (header, Unique Identifier, authenticator sealing one
+# fresh cookie) are both 232 bytes.
+ECHO_SIZE=232
 RUN_BOUND=$((RUN_SECONDS + 60))  # hard bound of one ntsbench run (KE, load, drain)
 
 cd "$(dirname "$0")/.."
@@ -619,6 +627,32 @@ if [[ -n "${WANT[reflector]:-}" ]]; then
   done
   echo
 fi
+
+# ---------------------------------------------------------------- echo
+if [[ -n "${WANT[echo]:-}" ]]; then
+  for io in uring mmsg; do
+    key="echo-$io|plain"
+    add_rows "$key" "echo $ECHO_SIZE B ($io)"
+    dir="$WORK/r$ROUND/echo-$io"
+    mkdir -p "$dir"
+    echo "== reflector --echo --io $io ($ECHO_SIZE-byte requests and replies, no crypto)"
+    SERVER_LOG="$dir/reflector.log"
+    start_server "$SERVER_LOG" "$LIFETIME" "$REFLECTOR" --address 127.0.0.1 --port 0 --io "$io" \
+      --seconds "$LIFETIME" --echo
+    reflector_ready() { grep -q '^reflector: serving on' "$SERVER_LOG"; }
+    if ! wait_for 15 reflector_ready; then
+      note "reflector --echo --io $io did not start"
+      log_tail "$SERVER_LOG" >&2
+      fail_row "$key" "did not start"
+    else
+      port=$(sed -n 's/^reflector: serving on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERVER_LOG" | head -1)
+      echo "  pid $SERVER_PID, 127.0.0.1:$port"
+      both_runs "$key" "$SERVER_PID" --plain --plain-size "$ECHO_SIZE" --port "$port"
+    fi
+    stop_server
+  done
+  echo
+fi
 done
 
 # ---------------------------------------------------------------- table
@@ -695,6 +729,7 @@ for io in uring mmsg; do
   echo "  vs ntpd NTS:                $(or_na "$(ratio "$ntsd_nts" "${PER_CPU[ntpd|NTS]:-}" || true)" x)"
   echo "  of the reflector ($io):  $(or_na "$(percent "$ntsd_nts" "${PER_CPU[reflector-$io|plain]:-}" || true)" %)"
   echo "  of the best reflector:      $(or_na "$(percent "$ntsd_nts" "$best_reflector" || true)" %) (no crypto: $(or_na "$(fmt '%.0f' "$best_reflector")" ""))"
+  echo "  of the echo reflector ($io): $(or_na "$(percent "$ntsd_nts" "${PER_CPU[echo-$io|plain]:-}" || true)" %) (same datagram sizes, no crypto)"
 done
 
 # Below saturation (issue 14's goal at 40,000 requests/s: server CPU per
@@ -713,5 +748,6 @@ if ((OPEN_RATE > 0)); then
     echo "  of chronyd's (NTS):         $(or_na "$(ratio "$us" "${US_PER_REPLY[chronyd|NTS$OPEN_MODE]:-}" || true)" x)"
     echo "  of ntpd's (NTS):            $(or_na "$(ratio "$us" "${US_PER_REPLY[ntpd|NTS$OPEN_MODE]:-}" || true)" x)"
     echo "  of the reflector's ($io): $(or_na "$(ratio "$us" "${US_PER_REPLY[reflector-$io|plain$OPEN_MODE]:-}" || true)" x)"
+    echo "  of the echo reflector's ($io): $(or_na "$(ratio "$us" "${US_PER_REPLY[echo-$io|plain$OPEN_MODE]:-}" || true)" x)"
   done
 fi

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "proto/byte_order.h"
 #include "proto/ntp_packet.h"
 #include "proto/ntp_time.h"
 
@@ -18,6 +19,7 @@ namespace ntsd::bench {
 namespace {
 
 constexpr size_t kBatchSize = 64;
+constexpr uint16_t kPaddingFieldType = 0xf000;  // --plain-size's padding field
 constexpr size_t kReplyBufferSize = 2048;
 // The transmit timestamp's fraction carries the slot (low 20 bits) and a
 // per-slot generation (high 12 bits), so a reply maps to its request in O(1)
@@ -170,6 +172,15 @@ size_t LoadThread::send_some(int64_t now_ns, size_t count) {
     if (config_.plain) {
       slot.record.transmit = transmit;
       length = clock::build_plain_request(transmit, out);
+      if (config_.plain_size > length && config_.plain_size <= out.size()) {
+        // One extension field of a type ntsd does not know, zero body: a
+        // server ignores it (RFC 7822 §3); a `reflector --echo` sends it back.
+        const size_t field = config_.plain_size - length;
+        proto::store_be16(out.data() + length, kPaddingFieldType);
+        proto::store_be16(out.data() + length + 2, static_cast<uint16_t>(field));
+        std::memset(out.data() + length + 4, 0, field - 4);
+        length = config_.plain_size;
+      }
     } else {
       slot.client = static_cast<uint32_t>(next_client_);
       next_client_ = next_client_ + 1 == clients_.size() ? 0 : next_client_ + 1;

@@ -28,6 +28,7 @@ struct LoadConfig {
   server::Endpoint server;              // address and port
   std::optional<server::Endpoint> bind;  // local address (spreads source addresses over workers)
   bool plain = false;                 // plain NTP; else NTS with the thread's sessions
+  size_t plain_size = 48;             // plain: request length (> 48: one padding extension field)
   uint32_t window = 256;              // closed loop: requests outstanding (used when rate == 0)
   double rate = 0;                    // open loop: requests per second for this thread
   int64_t duration_ns = 10'000'000'000;

@@ -41,6 +41,7 @@ struct Options {
   std::string verify_name;
   std::vector<int> aeads = {15};
   bool plain = false;
+  size_t plain_size = 48;
   bool ke = false;
   int clients = 64;
   std::optional<int> ke_sessions;
@@ -82,6 +83,21 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   auto* plain = app.add_flag("--plain", o.plain, "plain (unauthenticated) NTP load");
   auto* ke = app.add_flag("--ke", o.ke, "NTS-KE handshakes per second with --clients concurrent connections");
   plain->excludes(ke);
+  app.add_option("--plain-size", o.plain_size,
+                 "--plain: request length in bytes, 48 or 64..1024 and a multiple of 4; past 48, one "
+                 "extension field of padding (with `reflector --echo`: the kernel's work for NTS-sized "
+                 "datagrams; default 48)")
+      ->check([](const std::string& v) -> std::string {
+        size_t n = 0;
+        try {
+          n = std::stoul(v);
+        } catch (...) {
+          return "not a number: " + v;
+        }
+        if (n == 48 || (n >= 64 && n <= 1024 && n % 4 == 0)) return "";
+        return "48, or 64..1024 and a multiple of 4 (an extension field is at least 16 bytes), not " + v;
+      })
+      ->needs(plain);
   app.add_option("--clients", o.clients, "simulated clients (NTS sessions), or concurrent KE connections")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -299,6 +315,7 @@ int run_ntp_mode(const Options& o, BenchReport& report) {
     LoadConfig config;
     config.server = server;
     config.plain = o.plain;
+    config.plain_size = o.plain_size;
     config.crypto = crypto;
     config.gso = !o.no_gso;
     // The window and the rate are totals: each thread takes its share.

@@ -1,7 +1,8 @@
 // A no-crypto UDP reflector: the kernel's ceiling for ntsbench. Answers every
 // request of >= 48 bytes with a bare mode-4 reply through one ntsd Worker
-// (bench/reflector_lib.h), on one thread.
-//   reflector [--address 127.0.0.1] [--port 11125] [--io uring|mmsg] [--coalesce-us N] [--seconds N]
+// (bench/reflector_lib.h), on one thread; --echo makes each reply as long as
+// its request.
+//   reflector [--address 127.0.0.1] [--port 11125] [--io uring|mmsg] [--coalesce-us N] [--seconds N] [--echo]
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 10000));
   app.add_option("--seconds", seconds, "stop after N seconds (default 0: until SIGINT/SIGTERM)")
       ->check(CLI::Range(0, 86400));
+  app.add_flag("--echo", options.echo,
+               "reply as long as the request (the 48-byte answer, then the request's bytes after "
+               "its header): the kernel's work for NTS-sized datagrams");
   CLI11_PARSE(app, argc, argv);
   options.io = io == "mmsg" ? ntsd::server::IoBackend::kMmsg : ntsd::server::IoBackend::kUring;
 

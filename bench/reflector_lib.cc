@@ -42,18 +42,27 @@ bool reflect_packet(std::span<const uint8_t> request, uint64_t now_ntp,
 namespace {
 
 // The reflector's responder: reflect_packet() into the lent buffer, the
-// transmit stamp at finish() as ntsd's own.
+// transmit stamp at finish() as ntsd's own. With `echo`, the request's bytes
+// after the header follow (the lent buffer is request-sized, as ntsd's is).
 class ReflectResponder final : public server::Responder {
  public:
+  explicit ReflectResponder(bool echo) : echo_(echo) {}
   void prepare(std::span<const server::Request> requests, std::span<server::Reply> replies) override {
     for (size_t i = 0; i < requests.size(); ++i) {
       server::Reply& reply = replies[i];
+      const std::span<const uint8_t> request = requests[i].bytes;
       if (reply.buffer.size() < kReflectReplySize ||
-          !reflect_packet(requests[i].bytes, requests[i].rx_time.raw, reply.buffer.first<kReflectReplySize>())) {
+          !reflect_packet(request, requests[i].rx_time.raw, reply.buffer.first<kReflectReplySize>())) {
         reply.verdict = server::Verdict::drop(server::DropReason::kTooShort);
         continue;
       }
-      reply.verdict = server::Verdict::reply(kReflectReplySize);
+      size_t length = kReflectReplySize;
+      if (echo_ && request.size() > kReflectReplySize && reply.buffer.size() >= request.size()) {
+        std::memcpy(reply.buffer.data() + kReflectReplySize, request.data() + kReflectReplySize,
+                    request.size() - kReflectReplySize);
+        length = request.size();
+      }
+      reply.verdict = server::Verdict::reply(length);
     }
   }
   void finish(proto::NtpTimestamp tx_time, std::span<server::Reply> replies) override {
@@ -61,6 +70,9 @@ class ReflectResponder final : public server::Responder {
       if (reply.verdict.is_reply()) proto::store_be64(reply.buffer.data() + 40, tx_time.raw);
     }
   }
+
+ private:
+  bool echo_;
 };
 
 }  // namespace
@@ -82,6 +94,7 @@ std::unique_ptr<Reflector> Reflector::open(const ReflectorOptions& options, std:
   reflector->endpoint_ = endpoint.to_string();
   reflector->backend_ = options.io;
   reflector->coalesce_ = options.coalesce;
+  reflector->echo_ = options.echo;
   return reflector;
 }
 
@@ -108,7 +121,7 @@ ReflectorCounts Reflector::run(const std::atomic<bool>& stop, int seconds) {
   if (io == nullptr) return counts;
   server::WorkerOptions worker_options;
   worker_options.clock = &clock_;
-  worker_ = std::make_unique<server::Worker>(std::move(io), std::make_unique<ReflectResponder>(), worker_options,
+  worker_ = std::make_unique<server::Worker>(std::move(io), std::make_unique<ReflectResponder>(echo_), worker_options,
                                              counters_);
   // CLOCK_MONOTONIC_COARSE: a vDSO read without rdtsc, cheap enough per round.
   const int64_t deadline =

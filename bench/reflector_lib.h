@@ -1,6 +1,7 @@
 #pragma once
 // A no-crypto UDP reflector: answers every NTP request of >= 48 bytes with a
-// bare 48-byte mode-4 reply. It is an ntsd server::Worker (same PacketIo
+// bare 48-byte mode-4 reply (or, with `echo`, a reply as long as the request:
+// the 48-byte answer, then the request's bytes after its header). It is an ntsd server::Worker (same PacketIo
 // backends, batch size, coalescing, lent send buffers, admission and
 // counters) with a trivial Responder, so ntsbench measures the UDP path's
 // ceiling under exactly ntsd's I/O loop.
@@ -25,6 +26,10 @@ struct ReflectorOptions {
   uint16_t port = 11125;  // 0: any free port
   server::IoBackend io = server::IoBackend::kUring;
   server::CoalesceOptions coalesce{server::kDefaultCoalesceUs, 32};  // as ntsd's default
+  // Replies as long as the requests: the kernel's ceiling for datagrams of
+  // NTS's size (ntsbench --plain --plain-size), where an NTS reply is as long
+  // as its request, rather than for 48-byte ones.
+  bool echo = false;
 };
 
 struct ReflectorCounts {
@@ -63,6 +68,7 @@ class Reflector {
   uint16_t port_ = 0;
   server::IoBackend backend_ = server::IoBackend::kUring;
   server::CoalesceOptions coalesce_;
+  bool echo_ = false;
   clock::RealClock clock_;
   server::WorkerCounters counters_;
   std::unique_ptr<server::Worker> worker_;

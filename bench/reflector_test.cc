@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <thread>
@@ -44,9 +45,10 @@ TEST(ReflectPacket, refuses_a_request_shorter_than_48_bytes) {
 
 class ReflectorTest : public ::testing::TestWithParam<server::IoBackend> {
  protected:
-  std::unique_ptr<Reflector> open_on_free_port() {
+  std::unique_ptr<Reflector> open_on_free_port(bool echo = false) {
     ReflectorOptions options;
     options.port = 0;
+    options.echo = echo;
     options.io = GetParam();
     std::string error;
     auto reflector = Reflector::open(options, &error);
@@ -95,6 +97,35 @@ TEST_P(ReflectorTest, answers_requests_and_drops_short_and_truncated_datagrams) 
   EXPECT_EQ(counts.replied, 4u);
   EXPECT_EQ(counts.dropped, 2u);
   EXPECT_EQ(counts.send_errors, 0u);
+}
+
+// --echo: a reply as long as its request, the request's bytes after the
+// header copied; a bare 48-byte request still gets 48 bytes.
+TEST_P(ReflectorTest, echo_answers_with_the_requests_length) {
+  auto reflector = open_on_free_port(/*echo=*/true);
+  ASSERT_NE(reflector, nullptr);
+  std::atomic<bool> stop{false};
+  ReflectorCounts counts;
+  std::thread serving([&] { counts = reflector->run(stop, 0); });
+
+  testing::UdpTestClient client;
+  std::vector<uint8_t> request = client_request(4, 0x0badc0ffee);
+  for (size_t i = 48; i < 232; ++i) request.push_back(static_cast<uint8_t>(i));
+  ASSERT_TRUE(client.send_to(reflector->port(), request));
+  std::vector<uint8_t> reply = client.receive();
+  ASSERT_EQ(reply.size(), 232u);
+  EXPECT_EQ(reply[0] & 7, 4);
+  EXPECT_EQ(proto::load_be64(reply.data() + 24), 0x0badc0ffeeu);
+  EXPECT_TRUE(std::equal(reply.begin() + 48, reply.end(), request.begin() + 48));
+
+  ASSERT_TRUE(client.send_to(reflector->port(), client_request(4, 7)));
+  reply = client.receive();
+  ASSERT_EQ(reply.size(), 48u);
+  EXPECT_EQ(proto::load_be64(reply.data() + 24), 7u);
+
+  stop.store(true);
+  serving.join();
+  EXPECT_EQ(counts.replied, 2u);
 }
 
 TEST_P(ReflectorTest, stops_by_itself_after_the_given_seconds) {

@@ -51,6 +51,19 @@ echo "plain: $plain"
 [[ $(json_field "$plain" verified) -gt 1000 ]] || fail "plain: too few verified: $plain"
 [[ $(json_field "$plain" failed) == 0 && $(json_field "$plain" timeouts) == 0 ]] || fail "plain: $plain"
 
+# Plain NTP padded to an NTS request's size (--plain-size: one extension field
+# of a type ntsd does not know, which it ignores): every request answered,
+# none dropped as malformed. A size that cannot be one field is refused.
+padded=$(timeout 60 "$NTSBENCH" --plain --plain-size 232 --port "$NTSD_PORT" --requests 500 --window 16 \
+  --duration 10 --json --quiet 2>/dev/null) || fail "ntsbench --plain-size 232 failed"
+echo "plain, --plain-size 232: $padded"
+[[ $(json_field "$padded" sent) -eq 500 && $(json_field "$padded" verified) -eq 500 ]] \
+  || fail "--plain-size 232: not every padded request answered: $padded"
+status=0
+"$NTSBENCH" --plain --plain-size 52 --port "$NTSD_PORT" --duration 1 --quiet >"$dir/size52.out" 2>&1 || status=$?
+[[ $status -ne 0 ]] && grep -q "multiple of 4" "$dir/size52.out" \
+  || fail "--plain-size 52 accepted or unclear: exit $status, $(cat "$dir/size52.out")"
+
 # Two threads from two loopback sources (--bind), requests bounded by count.
 bound=$(timeout 60 "$NTSBENCH" --plain --port "$NTSD_PORT" --threads 2 --bind 127.0.0.2 127.0.0.3 \
   --requests 2000 --window 16 --duration 10 --json --quiet 2>/dev/null) || fail "ntsbench --bind failed"
