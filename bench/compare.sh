@@ -603,56 +603,44 @@ CONF
 fi
 
 # ---------------------------------------------------------------- reflector
-if [[ -n "${WANT[reflector]:-}" ]]; then
-  for io in uring mmsg; do
-    key="reflector-$io|plain"
-    add_rows "$key" "reflector ($io)"
-    dir="$WORK/r$ROUND/reflector-$io"
-    mkdir -p "$dir"
-    echo "== reflector --io $io (no crypto, no NTP: the kernel's ceiling)"
-    SERVER_LOG="$dir/reflector.log"
-    start_server "$SERVER_LOG" "$LIFETIME" "$REFLECTOR" --address 127.0.0.1 --port 0 --io "$io" \
-      --seconds "$LIFETIME"
-    reflector_ready() { grep -q '^reflector: serving on' "$SERVER_LOG"; }
-    if ! wait_for 15 reflector_ready; then
-      note "reflector --io $io did not start"
-      log_tail "$SERVER_LOG" >&2
-      fail_row "$key" "did not start"
-    else
-      port=$(sed -n 's/^reflector: serving on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERVER_LOG" | head -1)
-      echo "  pid $SERVER_PID, 127.0.0.1:$port"
-      both_runs "$key" "$SERVER_PID" --plain --port "$port"
-    fi
-    stop_server
-  done
+# reflector_rows IO KIND: the reflector on backend IO; KIND "plain" (48-byte
+# replies under plain load) or "echo" (--echo under requests padded to
+# ECHO_SIZE, replies as long).
+reflector_rows() {
+  local io=$1 kind=$2 key label what server_args=() load_args=()
+  if [[ $kind == echo ]]; then
+    key="echo-$io|plain" label="echo $ECHO_SIZE B ($io)"
+    what="reflector --echo --io $io ($ECHO_SIZE-byte requests and replies, no crypto)"
+    server_args=(--echo) load_args=(--plain-size "$ECHO_SIZE")
+  else
+    key="reflector-$io|plain" label="reflector ($io)"
+    what="reflector --io $io (no crypto, no NTP: the kernel's ceiling)"
+  fi
+  add_rows "$key" "$label"
+  local dir="$WORK/r$ROUND/$kind-$io"
+  mkdir -p "$dir"
+  echo "== $what"
+  SERVER_LOG="$dir/reflector.log"
+  start_server "$SERVER_LOG" "$LIFETIME" "$REFLECTOR" --address 127.0.0.1 --port 0 --io "$io" \
+    --seconds "$LIFETIME" "${server_args[@]}"
+  reflector_ready() { grep -q '^reflector: serving on' "$SERVER_LOG"; }
+  if ! wait_for 15 reflector_ready; then
+    note "${what%% (*} did not start"
+    log_tail "$SERVER_LOG" >&2
+    fail_row "$key" "did not start"
+  else
+    local port
+    port=$(sed -n 's/^reflector: serving on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERVER_LOG" | head -1)
+    echo "  pid $SERVER_PID, 127.0.0.1:$port"
+    both_runs "$key" "$SERVER_PID" --plain "${load_args[@]}" --port "$port"
+  fi
+  stop_server
+}
+for kind in reflector echo; do
+  [[ -n "${WANT[$kind]:-}" ]] || continue
+  for io in uring mmsg; do reflector_rows "$io" "${kind/reflector/plain}"; done
   echo
-fi
-
-# ---------------------------------------------------------------- echo
-if [[ -n "${WANT[echo]:-}" ]]; then
-  for io in uring mmsg; do
-    key="echo-$io|plain"
-    add_rows "$key" "echo $ECHO_SIZE B ($io)"
-    dir="$WORK/r$ROUND/echo-$io"
-    mkdir -p "$dir"
-    echo "== reflector --echo --io $io ($ECHO_SIZE-byte requests and replies, no crypto)"
-    SERVER_LOG="$dir/reflector.log"
-    start_server "$SERVER_LOG" "$LIFETIME" "$REFLECTOR" --address 127.0.0.1 --port 0 --io "$io" \
-      --seconds "$LIFETIME" --echo
-    reflector_ready() { grep -q '^reflector: serving on' "$SERVER_LOG"; }
-    if ! wait_for 15 reflector_ready; then
-      note "reflector --echo --io $io did not start"
-      log_tail "$SERVER_LOG" >&2
-      fail_row "$key" "did not start"
-    else
-      port=$(sed -n 's/^reflector: serving on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$SERVER_LOG" | head -1)
-      echo "  pid $SERVER_PID, 127.0.0.1:$port"
-      both_runs "$key" "$SERVER_PID" --plain --plain-size "$ECHO_SIZE" --port "$port"
-    fi
-    stop_server
-  done
-  echo
-fi
+done
 done
 
 # ---------------------------------------------------------------- table

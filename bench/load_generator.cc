@@ -137,6 +137,21 @@ bool LoadThread::open(std::string* error) {
     b.tx[i].msg_hdr.msg_iov = &b.tx_iov[i];
     b.tx[i].msg_hdr.msg_iovlen = 1;
   }
+  // --plain-size: one extension field of a type ntsd does not know, zero
+  // body, after every plain request's header; a server ignores it (RFC 7822
+  // §3), a `reflector --echo` sends it back. Plain sends rewrite only the
+  // header, so it is written once, here.
+  if (config_.plain && config_.plain_size > proto::kNtpHeaderSize &&
+      config_.plain_size <= clock::kMaxRequestLength) {
+    const size_t field = config_.plain_size - proto::kNtpHeaderSize;
+    for (auto& buffer : b.tx_buffers) {
+      uint8_t* pad = buffer.data() + proto::kNtpHeaderSize;
+      proto::store_be16(pad, kPaddingFieldType);
+      proto::store_be16(pad + 2, static_cast<uint16_t>(field));
+      std::memset(pad + 4, 0, field - 4);
+    }
+    plain_padded_ = config_.plain_size;
+  }
   // UDP GSO: equal-length requests leave in one write that the kernel (or the
   // NIC) cuts into the same datagrams, sparing the IP output path per request.
   // Probed here; a kernel without it (before 4.18) gets one entry per request.
@@ -171,16 +186,8 @@ size_t LoadThread::send_some(int64_t now_ns, size_t count) {
     size_t length = 0;
     if (config_.plain) {
       slot.record.transmit = transmit;
-      length = clock::build_plain_request(transmit, out);
-      if (config_.plain_size > length && config_.plain_size <= out.size()) {
-        // One extension field of a type ntsd does not know, zero body: a
-        // server ignores it (RFC 7822 §3); a `reflector --echo` sends it back.
-        const size_t field = config_.plain_size - length;
-        proto::store_be16(out.data() + length, kPaddingFieldType);
-        proto::store_be16(out.data() + length + 2, static_cast<uint16_t>(field));
-        std::memset(out.data() + length + 4, 0, field - 4);
-        length = config_.plain_size;
-      }
+      // --plain-size: the padding after the header was written at start.
+      length = std::max(clock::build_plain_request(transmit, out), plain_padded_);
     } else {
       slot.client = static_cast<uint32_t>(next_client_);
       next_client_ = next_client_ + 1 == clients_.size() ? 0 : next_client_ + 1;

@@ -88,6 +88,7 @@ class LoadThread {
   int64_t realtime_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, read once per run
   int fd_ = -1;
   bool gso_ = false;  // config_.gso, and the kernel takes UDP_SEGMENT
+  size_t plain_padded_ = 0;  // plain request length with --plain-size padding (0: none)
   std::vector<Client> clients_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

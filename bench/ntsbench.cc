@@ -87,16 +87,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
                  "--plain: request length in bytes, 48 or 64..1024 and a multiple of 4; past 48, one "
                  "extension field of padding (with `reflector --echo`: the kernel's work for NTS-sized "
                  "datagrams; default 48)")
-      ->check([](const std::string& v) -> std::string {
-        size_t n = 0;
-        try {
-          n = std::stoul(v);
-        } catch (...) {
-          return "not a number: " + v;
-        }
-        if (n == 48 || (n >= 64 && n <= 1024 && n % 4 == 0)) return "";
-        return "48, or 64..1024 and a multiple of 4 (an extension field is at least 16 bytes), not " + v;
-      })
+      ->check(CLI::Range(48, 1024))
       ->needs(plain);
   app.add_option("--clients", o.clients, "simulated clients (NTS sessions), or concurrent KE connections")
       ->check(CLI::Range(1, 100000))
@@ -143,6 +134,14 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   }
   if (!o.plain && !o.insecure && o.ca.empty()) {
     std::fprintf(stderr, "ntsbench: NTS needs --ca FILE|DIR (or --insecure to skip certificate checks)\n");
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (o.plain_size != 48 && (o.plain_size < 64 || o.plain_size % 4 != 0)) {
+    std::fprintf(stderr,
+                 "ntsbench: --plain-size must be 48, or 64..1024 and a multiple of 4 (an extension "
+                 "field is at least 16 bytes), not %zu\n",
+                 o.plain_size);
     *exit_code = 2;
     return std::nullopt;
   }
